@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from {{ cookiecutter.project_slug }}.api.views import HealthView
+
+admin.site.site_header = {{ (cookiecutter.project_name ~ " administration")|tojson }}
+admin.site.site_title = {{ cookiecutter.project_name|tojson }}
+
+urlpatterns = [
+    path("healthz/", HealthView.as_view(), name="healthz"),
+    path("api/v1/", include("{{ cookiecutter.project_slug }}.api.urls", namespace="v1")),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "{{ cookiecutter.project_slug }}.api.views.not_found"
+handler500 = "{{ cookiecutter.project_slug }}.api.views.server_error"

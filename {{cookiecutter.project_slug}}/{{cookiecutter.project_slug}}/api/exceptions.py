@@ -1,0 +1,32 @@
+"""One error shape for every failure: `{"error": {"code": ..., "message": ...}}`."""
+
+from typing import Any
+
+from django.db import DatabaseError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, reshaped; a database outage answers 503 instead of a 500."""
+    if isinstance(exc, DatabaseError):
+        return Response(
+            error_body("service_unavailable", "The service is unavailable; try again shortly."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = response.data
+    if isinstance(detail, dict) and "detail" in detail:
+        codes = exc.get_codes() if hasattr(exc, "get_codes") else "error"
+        response.data = error_body(str(codes), str(detail["detail"]))
+    else:  # field errors of a serializer
+        response.data = error_body("invalid", "The request is not valid.", fields=detail)
+    return response

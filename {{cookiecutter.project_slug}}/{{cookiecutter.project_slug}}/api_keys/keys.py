@@ -1,0 +1,135 @@
+"""Key generation, format, checksum and hashing. Pure functions: no database, no request.
+
+A key reads `<brand>_<lookup id>_<secret><checksum>`, e.g. `myapi_4fTq0c9ZbLw2_...`:
+- the lookup id finds the row (it is stored in clear, and shown in the admin and in logs);
+- the secret, 32 base62 characters (190 bits from `secrets`), is stored only as a SHA-256 digest;
+- the checksum, CRC32 of everything before it in 6 base62 characters, lets a typo or a random
+  string be refused without a database query, and lets scanners check a match.
+Keys from djangorestframework-api-key (`<8 char prefix>.<32 char secret>`) are still read.
+"""
+
+import hashlib
+import hmac
+import re
+import string
+import zlib
+from dataclasses import dataclass
+from functools import cache
+
+from django.contrib.auth.hashers import check_password
+from django.utils.crypto import get_random_string
+
+from .settings import api_keys_settings
+
+ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase  # base62
+LOOKUP_ID_LENGTH = 12
+SECRET_LENGTH = 32
+CHECKSUM_LENGTH = 6
+# Model field sizes: room for the lookup ids and hashes of imported keys too.
+LOOKUP_ID_MAX_LENGTH = 16
+HASHED_KEY_MAX_LENGTH = 150
+# Anything longer than this is refused before it is parsed.
+MAX_KEY_LENGTH = 128
+
+HASH_ALGORITHM = "sha256"
+LEGACY_HASH_PREFIX = "sha512$$"  # djangorestframework-api-key 3.x
+LEGACY_KEY = re.compile(r"([A-Za-z0-9]{8})\.([A-Za-z0-9]{32})")
+# Compared against when no key has the lookup id, so an unknown id costs what a wrong secret does.
+UNUSABLE_HASH = f"{HASH_ALGORITHM}${'0' * 64}"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedKey:
+    """A well-formed key split into the part that finds the row and the part that is hashed."""
+
+    lookup_id: str
+    # The secret for current keys; the whole key for imported `prefix.secret` keys,
+    # as djangorestframework-api-key hashed them.
+    secret: str
+
+
+def to_base62(number: int, width: int) -> str:
+    """`number` in base62, left-padded with zeros to `width` characters."""
+    digits = []
+    while number:
+        number, remainder = divmod(number, 62)
+        digits.append(ALPHABET[remainder])
+    return "".join(reversed(digits)).rjust(width, ALPHABET[0])
+
+
+def checksum(body: str) -> str:
+    """The CRC32 of `body` as 6 base62 characters."""
+    return to_base62(zlib.crc32(body.encode()), CHECKSUM_LENGTH)
+
+
+def _base62_run(length: int) -> str:
+    return "([0-9A-Za-z]{" + str(length) + "})"
+
+
+@cache
+def _key_pattern(brand: str) -> re.Pattern[str]:
+    """Groups: the checksummed body, the lookup id, the secret, the checksum."""
+    lookup_id, secret = _base62_run(LOOKUP_ID_LENGTH), _base62_run(SECRET_LENGTH)
+    return re.compile(f"({re.escape(brand)}_{lookup_id}_{secret}){_base62_run(CHECKSUM_LENGTH)}")
+
+
+class KeyGenerator:
+    """Makes keys, parses presented keys, hashes and verifies secrets."""
+
+    def __init__(self, brand: str | None = None) -> None:
+        self._brand = brand
+
+    @property
+    def brand(self) -> str:
+        return self._brand or api_keys_settings().brand
+
+    def get_prefix(self) -> str:
+        """A new lookup id."""
+        return get_random_string(LOOKUP_ID_LENGTH, ALPHABET)
+
+    def get_secret_key(self) -> str:
+        """A new secret."""
+        return get_random_string(SECRET_LENGTH, ALPHABET)
+
+    def hash(self, value: str) -> str:
+        """The stored form of a secret: `sha256$<hex digest>`."""
+        return f"{HASH_ALGORITHM}${hashlib.sha256(value.encode()).hexdigest()}"
+
+    def generate(self) -> tuple[str, str, str]:
+        """A new key, as (key, lookup id, hashed key). Only the key itself is secret."""
+        lookup_id, secret = self.get_prefix(), self.get_secret_key()
+        body = f"{self.brand}_{lookup_id}_{secret}"
+        return body + checksum(body), lookup_id, self.hash(secret)
+
+    def parse(self, key: str) -> ParsedKey | None:
+        """Split a presented key, or None if it is malformed or its checksum is wrong."""
+        if len(key) > MAX_KEY_LENGTH:
+            return None
+        if match := _key_pattern(self.brand).fullmatch(key):
+            body, lookup_id, secret, check = match.groups()
+            if hmac.compare_digest(check, checksum(body)):
+                return ParsedKey(lookup_id=lookup_id, secret=secret)
+            return None
+        if match := LEGACY_KEY.fullmatch(key):
+            return ParsedKey(lookup_id=match[1], secret=key)
+        return None
+
+    def verify_secret(self, secret: str, hashed_key: str) -> bool:
+        """Whether `secret` matches `hashed_key`, compared in constant time."""
+        if hashed_key.startswith(f"{HASH_ALGORITHM}$"):
+            return hmac.compare_digest(self.hash(secret), hashed_key)
+        if hashed_key.startswith(LEGACY_HASH_PREFIX):
+            digest = hashlib.sha512(secret.encode()).hexdigest()
+            return hmac.compare_digest(LEGACY_HASH_PREFIX + digest, hashed_key)
+        # Django password hashers, as djangorestframework-api-key before 3.0 used: slow, so a
+        # key that matches is rehashed (see `needs_rehash`).
+        return check_password(secret, hashed_key)
+
+    def needs_rehash(self, hashed_key: str) -> bool:
+        """Whether a stored hash should be replaced by the current algorithm's."""
+        return not hashed_key.startswith(f"{HASH_ALGORITHM}$")
+
+    def verify(self, key: str, hashed_key: str) -> bool:
+        """Whether the full `key` matches `hashed_key`."""
+        parsed = self.parse(key)
+        return parsed is not None and self.verify_secret(parsed.secret, hashed_key)

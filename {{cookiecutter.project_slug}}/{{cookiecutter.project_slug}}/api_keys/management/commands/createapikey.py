@@ -1,0 +1,56 @@
+import argparse
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from ...models import APIKey
+
+DURATION = re.compile(r"(\d+)([dhm])")
+DURATION_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_expiry(value: str) -> datetime:
+    """A future time from a duration (90d, 12h, 30m), a date or an ISO 8601 date and time."""
+    if match := DURATION.fullmatch(value):
+        return timezone.now() + timedelta(**{DURATION_UNITS[match[2]]: int(match[1])})
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a duration (90d, 12h, 30m), a date (2030-01-31) "
+            "or a date and time (2030-01-31T12:00:00+00:00)"
+        ) from None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    if moment <= timezone.now():
+        raise argparse.ArgumentTypeError(f"{value!r} is in the past")
+    return moment
+
+
+class Command(BaseCommand):
+    help = "Create an API key and print it. It is shown this once and stored only as a hash."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--name", required=True, help="who or what uses the key")
+        parser.add_argument(
+            "--expires",
+            type=parse_expiry,
+            metavar="WHEN",
+            help="a duration (90d, 12h, 30m), a date or an ISO 8601 date and time; default: never",
+        )
+
+    def handle(self, *args: Any, name: str, expires: datetime | None, **options: Any) -> None:
+        name = name.strip()
+        max_length = APIKey._meta.get_field("name").max_length
+        if not name or len(name) > max_length:
+            raise CommandError(f"--name must be 1 to {max_length} characters long.")
+        api_key, key = APIKey.objects.create_key(name=name, expiry_date=expires)
+        expiry = f"expires {api_key.expiry_date.isoformat()}" if expires else "does not expire"
+        self.stderr.write(
+            f'Created API key "{api_key.name}" (lookup id {api_key.lookup_id}, {expiry}). '
+            "Store it now: it cannot be shown again."
+        )
+        self.stdout.write(key)
