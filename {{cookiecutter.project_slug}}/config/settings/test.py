@@ -17,3 +17,6 @@ STORAGES = {
 # Each run gets its own key space on the shared Redis server.
 CACHES["default"]["KEY_PREFIX"] = f"test-{env('PYTEST_XDIST_WORKER', default='main')}"
 {%- endif %}
+# Serve static files from the apps' folders, without collectstatic.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

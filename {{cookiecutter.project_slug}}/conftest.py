@@ -1,0 +1,24 @@
+"""Fixtures shared by the whole test suite."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from {{ cookiecutter.project_slug }}.api_keys.models import APIKey
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def api_key(db: None) -> tuple[APIKey, str]:
+    """A fresh, usable key: (object, plaintext key)."""
+    return APIKey.objects.create_key(name="test client")
+
+
+@pytest.fixture
+def keyed_client(api_client: APIClient, api_key: tuple[APIKey, str]) -> APIClient:
+    """A client that sends the `api_key` fixture's key on every request."""
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}")
+    return api_client

@@ -1,0 +1,73 @@
+"""The sample API as a client sees it."""
+
+from unittest import mock
+
+import pytest
+from django.db import OperationalError
+from django.utils import timezone
+
+pytestmark = pytest.mark.django_db
+
+
+def test_whoami_describes_the_calling_key(keyed_client, api_key):
+    api_key_object, key = api_key
+    response = keyed_client.get("/api/v1/whoami/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body == {
+        "name": "test client",
+        "lookup_id": api_key_object.lookup_id,
+        "created": body["created"],
+        "expires": None,
+    }
+    assert key not in response.content.decode()
+
+
+def test_whoami_shows_the_expiry(api_client):
+    from ...api_keys.models import APIKey
+
+    expiry = timezone.now() + timezone.timedelta(days=3)
+    _, key = APIKey.objects.create_key(name="temp", expiry_date=expiry)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    expires = api_client.get("/api/v1/whoami/").json()["expires"]
+    assert expires.startswith(expiry.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+def test_api_responses_are_not_cached(keyed_client, api_client):
+    assert keyed_client.get("/api/v1/whoami/")["Cache-Control"] == "no-store"
+    assert api_client.get("/api/v1/whoami/")["Cache-Control"] == "no-store"
+
+
+def test_healthz_is_open(api_client):
+    response = api_client.get("/healthz/")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_healthz_ignores_a_bad_key(api_client):
+    api_client.credentials(HTTP_AUTHORIZATION="Api-Key broken")
+    assert api_client.get("/healthz/").status_code == 200
+
+
+def test_errors_share_one_json_shape(api_client, settings):
+    settings.DEBUG = False
+    for response in (api_client.get("/api/v1/whoami/"), api_client.get("/api/v1/nope/")):
+        error = response.json()["error"]
+        assert set(error) == {"code", "message"}
+    assert api_client.get("/api/v1/nope/").status_code == 404
+
+
+def test_method_not_allowed_keeps_the_shape(keyed_client):
+    response = keyed_client.post("/api/v1/whoami/", {}, format="json")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_database_outage_answers_503_not_500(keyed_client):
+    with mock.patch(
+        "django.db.models.query.QuerySet.get", side_effect=OperationalError("server closed")
+    ):
+        response = keyed_client.get("/api/v1/whoami/")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert "server closed" not in response.content.decode()

@@ -1,0 +1,182 @@
+"""Each way a request can present a key, and the answer it gets."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.test import override_settings
+from django.urls import path
+from django.utils import timezone
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..keys import KeyGenerator, checksum
+from ..models import APIKey
+from ..permissions import HasAPIKey
+
+pytestmark = pytest.mark.django_db
+WHOAMI = "/api/v1/whoami/"
+
+
+def assert_401(response, code):
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Api-Key"
+    assert response.json()["error"]["code"] == code
+
+
+def test_valid_key_sets_request_auth_and_leaves_the_user_anonymous(keyed_client, api_key):
+    seen = {}
+
+    class Spy(APIView):
+        def get(self, request):
+            seen["auth"], seen["user"] = request.auth, request.user
+            return Response({})
+
+    with override_settings(ROOT_URLCONF=(path("spy/", Spy.as_view()),)):
+        assert keyed_client.get("/spy/").status_code == 200
+    assert seen["auth"] == api_key[0]
+    assert isinstance(seen["user"], AnonymousUser)
+
+
+def test_missing_key_gets_401(api_client):
+    assert_401(api_client.get(WHOAMI), "not_authenticated")
+
+
+def test_other_authorization_scheme_gets_401(api_client, api_key):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
+    assert_401(api_client.get(WHOAMI), "not_authenticated")
+
+
+def test_keyword_is_case_insensitive(api_client, api_key):
+    api_client.credentials(HTTP_AUTHORIZATION=f"api-key {api_key[1]}")
+    assert api_client.get(WHOAMI).status_code == 200
+
+
+def test_malformed_key_gets_401(api_client):
+    api_client.credentials(HTTP_AUTHORIZATION="Api-Key not-a-key")
+    assert_401(api_client.get(WHOAMI), "malformed_api_key")
+
+
+def test_bad_checksum_gets_401_without_a_query(api_client, api_key, django_assert_num_queries):
+    key = api_key[1]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key[:-1]}{'A' if key[-1] != 'A' else 'B'}")
+    with django_assert_num_queries(0):
+        assert_401(api_client.get(WHOAMI), "malformed_api_key")
+
+
+def test_unknown_key_gets_401(api_client):
+    unknown_key, _, _ = KeyGenerator().generate()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {unknown_key}")
+    assert_401(api_client.get(WHOAMI), "invalid_api_key")
+
+
+def test_wrong_secret_with_a_known_lookup_id_gets_401(api_client, api_key):
+    api_key_object = api_key[0]
+    forged, _, _ = KeyGenerator().generate()
+    forged_body = f"{forged.split('_')[0]}_{api_key_object.lookup_id}_{forged.split('_')[2][:32]}"
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {forged_body}{checksum(forged_body)}")
+    assert_401(api_client.get(WHOAMI), "invalid_api_key")
+
+
+def test_unknown_lookup_id_is_hashed_like_a_wrong_secret(api_client, api_key):
+    """No early return tells an unknown lookup id from a wrong secret."""
+    unknown_key, _, _ = KeyGenerator().generate()
+    with mock.patch.object(KeyGenerator, "verify_secret", autospec=True, return_value=False) as spy:
+        api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {unknown_key}")
+        api_client.get(WHOAMI)
+    assert spy.call_count == 1
+
+
+def test_revoked_key_gets_401(api_client, api_key):
+    api_key[0].revoke()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}")
+    assert_401(api_client.get(WHOAMI), "invalid_api_key")
+
+
+def test_expired_key_gets_401(api_client):
+    expiry = timezone.now() - timedelta(minutes=1)
+    _, key = APIKey.objects.create_key(name="old", expiry_date=expiry)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    assert_401(api_client.get(WHOAMI), "expired_api_key")
+
+
+class DenyAll(BasePermission):
+    def has_permission(self, request, view):
+        return False
+
+
+class Refusing(APIView):
+    permission_classes = [HasAPIKey, DenyAll]
+
+    def get(self, request):
+        return Response({})
+
+
+@override_settings(ROOT_URLCONF=(path("refusing/", Refusing.as_view()),))
+def test_valid_key_refused_by_another_permission_gets_403_not_401(keyed_client):
+    assert keyed_client.get("/refusing/").status_code == 403
+    keyed_client.credentials()
+    assert keyed_client.get("/refusing/").status_code == 401
+
+
+class KeyOnly(APIView):
+    """HasAPIKey on its own beside DRF's session authentication, as djangorestframework-api-key."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [HasAPIKey]
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
+@override_settings(ROOT_URLCONF=(path("key-only/", KeyOnly.as_view()),))
+def test_has_api_key_works_without_the_authentication_class(api_client, api_key):
+    assert api_client.get("/key-only/").status_code == 403  # SessionAuthentication has no header
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}")
+    assert api_client.get("/key-only/").status_code == 200
+
+
+def test_has_api_key_does_not_verify_a_second_time(keyed_client, django_assert_num_queries):
+    verify_secret = mock.patch.object(
+        KeyGenerator, "verify_secret", autospec=True, return_value=True
+    )
+    with verify_secret as spy, django_assert_num_queries(1):
+        assert keyed_client.get(WHOAMI).status_code == 200
+    assert spy.call_count == 1
+
+
+def test_has_api_key_alone_verifies_once_per_request():
+    request = mock.Mock(auth=None, META={})
+    with (
+        mock.patch.object(HasAPIKey, "get_key", return_value="k") as get_key,
+        mock.patch.object(APIKey.objects, "is_valid", return_value=True) as is_valid,
+    ):
+        permission = HasAPIKey()
+        assert permission.has_permission(request, None)
+        assert permission.has_object_permission(request, None, object())
+    assert get_key.call_count == 1
+    assert is_valid.call_count == 1
+
+
+@override_settings(API_KEY_CUSTOM_HEADER="HTTP_X_API_KEY")
+def test_custom_header_setting_of_djangorestframework_api_key(api_client, api_key):
+    assert api_client.get(WHOAMI, HTTP_X_API_KEY=api_key[1]).status_code == 200
+    assert api_client.get(WHOAMI, HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}").status_code == 401
+
+
+@override_settings(API_KEYS={"BRAND": "myapi", "HEADER": "HTTP_X_CLIENT_KEY", "KEYWORD": "Key"})
+def test_header_from_api_keys_setting(api_client):
+    _, key = APIKey.objects.create_key(name="custom")
+    assert api_client.get(WHOAMI, HTTP_X_CLIENT_KEY=key).status_code == 200
+
+
+@override_settings(API_KEYS={"KEYWORD": "Key"})
+def test_keyword_from_settings(api_client):
+    _, key = APIKey.objects.create_key(name="custom")
+    assert api_client.get(WHOAMI, HTTP_AUTHORIZATION=f"Key {key}").status_code == 200
+    response = api_client.get(WHOAMI, HTTP_AUTHORIZATION=f"Api-Key {key}")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Key"

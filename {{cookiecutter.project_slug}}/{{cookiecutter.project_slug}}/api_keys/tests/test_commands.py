@@ -1,0 +1,98 @@
+"""createapikey, listapikeys and revokeapikey, as an operator runs them."""
+
+import json
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from ..models import APIKey
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args):
+    stdout, stderr = StringIO(), StringIO()
+    call_command(*args, stdout=stdout, stderr=stderr)
+    return stdout.getvalue(), stderr.getvalue()
+
+
+def test_createapikey_prints_a_working_key_on_stdout_only():
+    stdout, stderr = run("createapikey", "--name", "billing")
+    key = stdout.strip()
+    assert APIKey.objects.is_valid(key)
+    assert "billing" in stderr
+    assert key not in stderr
+    assert APIKey.objects.get().name == "billing"
+
+
+@pytest.mark.parametrize(
+    ("expires", "expected"),
+    [("90d", timedelta(days=90)), ("12h", timedelta(hours=12)), ("30m", timedelta(minutes=30))],
+)
+def test_createapikey_expires_after_a_duration(expires, expected):
+    run("createapikey", "--name", "temp", "--expires", expires)
+    expiry = APIKey.objects.get().expiry_date
+    assert abs(expiry - (timezone.now() + expected)) < timedelta(minutes=1)
+
+
+def test_createapikey_expires_on_a_date():
+    run("createapikey", "--name", "temp", "--expires", "2999-01-31")
+    assert APIKey.objects.get().expiry_date.date().isoformat() == "2999-01-31"
+
+
+@pytest.mark.parametrize("expires", ["soon", "2001-01-01", "-5d", "12x"])
+def test_createapikey_refuses_a_bad_expiry(expires):
+    with pytest.raises(CommandError, match="expires"):
+        run("createapikey", "--name", "temp", "--expires", expires)
+    assert not APIKey.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101])
+def test_createapikey_refuses_a_bad_name(name):
+    with pytest.raises(CommandError, match="--name"):
+        run("createapikey", "--name", name)
+
+
+def test_createapikey_requires_a_name():
+    with pytest.raises(CommandError, match="--name"):
+        run("createapikey")
+
+
+def test_listapikeys_shows_state_but_never_secrets():
+    active, active_key = APIKey.objects.create_key(name="active")
+    revoked, revoked_key = APIKey.objects.create_key(name="gone")
+    revoked.revoke()
+    APIKey.objects.create_key(name="old", expiry_date=timezone.now())
+    table, _ = run("listapikeys")
+    assert active.lookup_id in table
+    assert "revoked" in table
+    assert "expired" in table
+    rows = {row["name"]: row for row in json.loads(run("listapikeys", "--json")[0])}
+    assert rows["active"]["status"] == "active"
+    assert rows["gone"]["status"] == "revoked"
+    assert rows["old"]["status"] == "expired"
+    for output in (table, json.dumps(rows)):
+        assert active_key not in output
+        assert revoked_key not in output
+        assert "sha256$" not in output
+
+
+def test_listapikeys_with_no_keys_says_how_to_make_one():
+    assert "createapikey" in run("listapikeys")[0]
+    assert json.loads(run("listapikeys", "--json")[0]) == []
+
+
+def test_revokeapikey_revokes_for_good():
+    api_key, key = APIKey.objects.create_key(name="partner")
+    stdout, _ = run("revokeapikey", api_key.lookup_id)
+    assert "Revoked" in stdout
+    assert not APIKey.objects.is_valid(key)
+    assert "already revoked" in run("revokeapikey", api_key.lookup_id)[0]
+
+
+def test_revokeapikey_with_an_unknown_lookup_id_fails():
+    with pytest.raises(CommandError, match="No API key has the lookup id"):
+        run("revokeapikey", "nope")

@@ -1,0 +1,124 @@
+"""The model and manager API that djangorestframework-api-key users rely on."""
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from ..models import APIKey
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_key_returns_object_and_key_and_stores_only_a_hash():
+    api_key, key = APIKey.objects.create_key(name="billing")
+    stored = APIKey.objects.get(pk=api_key.pk)
+    assert stored.name == "billing"
+    assert key.split("_")[1] == stored.lookup_id
+    assert key not in stored.hashed_key
+    assert stored.hashed_key.startswith("sha256$")
+
+
+def test_create_key_ignores_a_given_id():
+    api_key, _ = APIKey.objects.create_key(id=12345, name="billing")
+    assert api_key.pk != 12345
+
+
+def test_is_valid_and_get_from_key():
+    api_key, key = APIKey.objects.create_key(name="billing")
+    assert APIKey.objects.is_valid(key)
+    assert APIKey.objects.get_from_key(key) == api_key
+    assert api_key.is_valid(key)
+
+
+def test_unknown_and_wrong_keys_are_not_valid():
+    api_key, _ = APIKey.objects.create_key(name="billing")
+    other, other_key = APIKey.objects.create_key(name="other")
+    other.delete()
+    assert not APIKey.objects.is_valid(other_key)
+    assert not APIKey.objects.is_valid("garbage")
+    assert not api_key.is_valid(other_key)
+    with pytest.raises(APIKey.DoesNotExist):
+        APIKey.objects.get_from_key(other_key)
+
+
+def test_revoked_key_is_not_valid():
+    api_key, key = APIKey.objects.create_key(name="billing")
+    api_key.revoke()
+    assert not APIKey.objects.is_valid(key)
+    with pytest.raises(APIKey.DoesNotExist):
+        APIKey.objects.get_from_key(key)
+
+
+def test_revocation_cannot_be_undone():
+    api_key, _ = APIKey.objects.create_key(name="billing")
+    api_key.revoke()
+    reloaded = APIKey.objects.get(pk=api_key.pk)
+    reloaded.revoked = False
+    with pytest.raises(ValidationError):
+        reloaded.save()
+    with pytest.raises(ValidationError):
+        reloaded.clean()
+    assert APIKey.objects.get(pk=api_key.pk).revoked
+
+
+def test_expired_key_is_not_valid_but_still_found():
+    api_key, key = APIKey.objects.create_key(
+        name="billing", expiry_date=timezone.now() - timedelta(seconds=1)
+    )
+    assert api_key.has_expired
+    assert not APIKey.objects.is_valid(key)
+    assert APIKey.objects.get_from_key(key) == api_key
+
+
+def test_key_with_future_expiry_is_valid():
+    api_key, key = APIKey.objects.create_key(
+        name="billing", expiry_date=timezone.now() + timedelta(days=1)
+    )
+    assert not api_key.has_expired
+    assert APIKey.objects.is_valid(key)
+
+
+def test_get_usable_keys_can_be_narrowed_by_a_subclass():
+    class NamedOnlyManager(type(APIKey.objects)):
+        def get_usable_keys(self):
+            return super().get_usable_keys().filter(name="allowed")
+
+    manager = NamedOnlyManager()
+    manager.model = APIKey
+    _, allowed = APIKey.objects.create_key(name="allowed")
+    _, refused = APIKey.objects.create_key(name="refused")
+    assert manager.is_valid(allowed)
+    assert not manager.is_valid(refused)
+
+
+@pytest.mark.parametrize(
+    "hash_legacy",
+    [
+        lambda key: make_password(key),
+        lambda key: "sha512$$" + hashlib.sha512(key.encode()).hexdigest(),
+    ],
+    ids=["password-hasher", "sha512"],
+)
+def test_imported_key_verifies_and_is_rehashed_with_sha256(hash_legacy):
+    legacy_key = "Abcd1234." + "s" * 32
+    APIKey.objects.create(name="imported", lookup_id="Abcd1234", hashed_key=hash_legacy(legacy_key))
+    assert APIKey.objects.is_valid(legacy_key)
+    stored = APIKey.objects.get(lookup_id="Abcd1234")
+    assert stored.hashed_key.startswith("sha256$")
+    assert APIKey.objects.is_valid(legacy_key)
+
+
+def test_one_query_to_verify_a_key(django_assert_num_queries):
+    _, key = APIKey.objects.create_key(name="billing")
+    with django_assert_num_queries(1):
+        assert APIKey.objects.is_valid(key)
+
+
+def test_malformed_key_costs_no_query(django_assert_num_queries):
+    _, key = APIKey.objects.create_key(name="billing")
+    with django_assert_num_queries(0):
+        assert not APIKey.objects.is_valid(key[:-1] + ("A" if key[-1] != "A" else "B"))
