@@ -90,7 +90,7 @@ def create_first_key() -> None:
         _, key = APIKey.objects.create_key(name=FIRST_KEY_NAME)
     except OperationalError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        print_manual_steps(f"the database is not reachable ({first_line}).")
+        print_manual_steps(f"the database could not be used ({first_line}).")
         return
     print("The first API key is shown this once and stored only as a hash. Copy it now.")
     print(f"First API key: {key}")

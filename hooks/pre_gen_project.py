@@ -46,10 +46,11 @@ def find_problem(answers: dict[str, str]) -> str | None:
         return "project_name contains control characters: use printable text only."
 
     slug = answers["project_slug"]
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", slug):
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", slug):
         return (
             f"project_slug {slug!r} is not a valid package name: use lowercase ASCII letters, "
-            "digits and underscores, starting with a letter (e.g. 'billing_api')."
+            "digits and underscores, starting with a letter, at most 40 characters "
+            "(e.g. 'billing_api')."
         )
     if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
         return f"project_slug {slug!r} is a Python keyword: choose another name."

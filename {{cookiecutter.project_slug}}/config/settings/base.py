@@ -54,9 +54,8 @@ TEMPLATES = [
 
 # DATABASE_URL, e.g. postgres://user:password@host:5432/name or sqlite:////abs/path/db.sqlite3
 {%- if cookiecutter.database == "postgresql" %}
-DATABASES = {
-    "default": env.db("DATABASE_URL", default="postgres://127.0.0.1:5432/{{ cookiecutter.project_slug }}")
-}
+DEFAULT_DATABASE_URL = "postgres://127.0.0.1:5432/{{ cookiecutter.project_slug }}"
+DATABASES = {"default": env.db("DATABASE_URL", default=DEFAULT_DATABASE_URL)}
 {%- else %}
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 {%- endif %}

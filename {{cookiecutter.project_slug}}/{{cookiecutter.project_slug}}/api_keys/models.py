@@ -1,6 +1,6 @@
 """API keys: the abstract model to build custom key models on, its manager, and `APIKey`."""
 
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -113,16 +113,9 @@ class AbstractAPIKey(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self._validate_revoked()
         super().save(*args, **kwargs)
-        self._revoked_in_db = self.revoked
 
     def clean(self) -> None:
         self._validate_revoked()
-
-    @classmethod
-    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Self:
-        instance = super().from_db(db, field_names, values)
-        instance._revoked_in_db = instance.revoked
-        return instance
 
     @property
     def has_expired(self) -> bool:
@@ -138,7 +131,10 @@ class AbstractAPIKey(models.Model):
         self.save(update_fields=["revoked"])
 
     def _validate_revoked(self) -> None:
-        if getattr(self, "_revoked_in_db", False) and not self.revoked:
+        # Asks the database, so that an object loaded before the revocation cannot undo it.
+        if self.revoked or self._state.adding:
+            return
+        if type(self)._base_manager.filter(pk=self.pk, revoked=True).exists():
             raise ValidationError("This API key has been revoked, which cannot be undone.")
 
 

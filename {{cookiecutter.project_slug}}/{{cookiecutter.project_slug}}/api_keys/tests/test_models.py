@@ -65,6 +65,16 @@ def test_revocation_cannot_be_undone():
     assert APIKey.objects.get(pk=api_key.pk).revoked
 
 
+def test_a_copy_loaded_before_the_revocation_cannot_undo_it():
+    api_key, key = APIKey.objects.create_key(name="billing")
+    stale = APIKey.objects.get(pk=api_key.pk)
+    api_key.revoke()
+    stale.name = "renamed"
+    with pytest.raises(ValidationError):
+        stale.save()
+    assert not APIKey.objects.is_valid(key)
+
+
 def test_expired_key_is_not_valid_but_still_found():
     api_key, key = APIKey.objects.create_key(
         name="billing", expiry_date=timezone.now() - timedelta(seconds=1)
