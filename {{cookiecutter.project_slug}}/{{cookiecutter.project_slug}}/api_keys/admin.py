@@ -27,9 +27,10 @@ class APIKeyModelAdmin(admin.ModelAdmin):
         return obj.has_expired
 
     def get_fields(self, request: HttpRequest, obj: AbstractAPIKey | None = None) -> Any:
-        if obj is None:
-            return ("name", "expiry_date")
-        return ("name", "lookup_id", "created", "expiry_date", "revoked")
+        fields = super().get_fields(request, obj)
+        if obj is None:  # a new key has no lookup id or creation time yet, and is not revoked
+            fields = [field for field in fields if field not in ("lookup_id", "created", "revoked")]
+        return fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: AbstractAPIKey | None = None) -> Any:
         fields = tuple(super().get_readonly_fields(request, obj))
