@@ -1,21 +1,58 @@
 """System checks: a bad API_KEYS entry stops `manage.py` with a message that names it."""
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, register
 
+from .keys import LOOKUP_ID_MAX_LENGTH
 from .settings import DEFAULTS
 
-BRAND_PATTERN = re.compile(r"[a-z][a-z0-9]{0,19}")
-KEYWORD_PATTERN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")  # an HTTP token
-HEADER_PATTERN = re.compile(r"HTTP_[A-Z0-9_]+")
+RATE_PATTERN = re.compile(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def _is_int(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _is_seconds(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+# Entry: (is the value good?, what a good value looks like).
+RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "BRAND": (
+        lambda v: isinstance(v, str) and re.fullmatch(r"[a-z][a-z0-9]{0,19}", v) is not None,
+        "1 to 20 lowercase letters and digits, starting with a letter",
+    ),
+    "KEYWORD": (
+        lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", v),
+        "one word with no spaces, e.g. 'Api-Key'",
+    ),
+    "HEADER": (
+        lambda v: v is None or (isinstance(v, str) and re.fullmatch(r"HTTP_[A-Z0-9_]+", v)),
+        "None, or a request.META name such as 'HTTP_X_API_KEY' for an X-Api-Key header",
+    ),
+    "LOOKUP_ID_LENGTH": (
+        lambda v: _is_int(v, 8, LOOKUP_ID_MAX_LENGTH),
+        f"a whole number from 8 to {LOOKUP_ID_MAX_LENGTH}",
+    ),
+    "SECRET_LENGTH": (lambda v: _is_int(v, 27, 64), "a whole number from 27 to 64"),
+    "VERIFICATION_CACHE_TTL": (_is_seconds, "a number of seconds, 0 or more (0 turns it off)"),
+    "VERIFICATION_CACHE_SIZE": (lambda v: _is_int(v, 1, 10**7), "a whole number, 1 or more"),
+    "THROTTLE_RATE": (
+        lambda v: v is None or (isinstance(v, str) and RATE_PATTERN.fullmatch(v)),
+        "None, or a rate such as '1000/min', '50/s', '10000/day'",
+    ),
+    "LAST_USED_INTERVAL": (_is_seconds, "a number of seconds, 0 or more"),
+}
 
 
 @register()
 def check_api_keys_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    """Validate the API_KEYS setting."""
+    """Validate the API_KEYS setting (and API_KEY_CUSTOM_HEADER)."""
     configured = getattr(settings, "API_KEYS", {})
     if not isinstance(configured, dict):
         return [Error("API_KEYS must be a dict.", id="api_keys.E001")]
@@ -29,29 +66,15 @@ def check_api_keys_settings(app_configs: Any = None, **kwargs: Any) -> list[Erro
         if name not in DEFAULTS
     ]
     values = {**DEFAULTS, **configured}
-    if not (isinstance(values["BRAND"], str) and BRAND_PATTERN.fullmatch(values["BRAND"])):
-        errors.append(
-            Error(
-                f"API_KEYS['BRAND'] is {values['BRAND']!r}.",
-                hint="Use 1 to 20 lowercase letters and digits, starting with a letter.",
-                id="api_keys.E003",
+    if values["HEADER"] is None:
+        values["HEADER"] = getattr(settings, "API_KEY_CUSTOM_HEADER", None)
+    for name, (is_good, expected) in RULES.items():
+        if not is_good(values[name]):
+            errors.append(
+                Error(
+                    f"API_KEYS[{name!r}] is {values[name]!r}.",
+                    hint=f"Use {expected}.",
+                    id="api_keys.E003",
+                )
             )
-        )
-    if not (isinstance(values["KEYWORD"], str) and KEYWORD_PATTERN.fullmatch(values["KEYWORD"])):
-        errors.append(
-            Error(
-                f"API_KEYS['KEYWORD'] is {values['KEYWORD']!r}.",
-                hint="Use one word with no spaces, e.g. 'Api-Key'.",
-                id="api_keys.E004",
-            )
-        )
-    header = values["HEADER"] or getattr(settings, "API_KEY_CUSTOM_HEADER", None)
-    if header is not None and not (isinstance(header, str) and HEADER_PATTERN.fullmatch(header)):
-        errors.append(
-            Error(
-                f"The API key header is {header!r}.",
-                hint="Give the request.META name, e.g. 'HTTP_X_API_KEY' for an X-Api-Key header.",
-                id="api_keys.E005",
-            )
-        )
     return errors

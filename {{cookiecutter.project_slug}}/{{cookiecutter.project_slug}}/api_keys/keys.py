@@ -22,13 +22,12 @@ from django.utils.crypto import get_random_string
 from .settings import api_keys_settings
 
 ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase  # base62
-LOOKUP_ID_LENGTH = 12
-SECRET_LENGTH = 32
 CHECKSUM_LENGTH = 6
 # Model field sizes: room for the lookup ids and hashes of imported keys too.
 LOOKUP_ID_MAX_LENGTH = 16
 HASHED_KEY_MAX_LENGTH = 150
-# Anything longer than this is refused before it is parsed.
+# Anything longer than this is refused before it is parsed (the longest brand, lookup id and
+# secret that API_KEYS allows add up to 108).
 MAX_KEY_LENGTH = 128
 
 HASH_ALGORITHM = "sha256"
@@ -67,9 +66,9 @@ def _base62_run(length: int) -> str:
 
 
 @cache
-def _key_pattern(brand: str) -> re.Pattern[str]:
+def _key_pattern(brand: str, lookup_id_length: int, secret_length: int) -> re.Pattern[str]:
     """Groups: the checksummed body, the lookup id, the secret, the checksum."""
-    lookup_id, secret = _base62_run(LOOKUP_ID_LENGTH), _base62_run(SECRET_LENGTH)
+    lookup_id, secret = _base62_run(lookup_id_length), _base62_run(secret_length)
     return re.compile(f"({re.escape(brand)}_{lookup_id}_{secret}){_base62_run(CHECKSUM_LENGTH)}")
 
 
@@ -85,11 +84,11 @@ class KeyGenerator:
 
     def get_prefix(self) -> str:
         """A new lookup id."""
-        return get_random_string(LOOKUP_ID_LENGTH, ALPHABET)
+        return get_random_string(api_keys_settings().lookup_id_length, ALPHABET)
 
     def get_secret_key(self) -> str:
         """A new secret."""
-        return get_random_string(SECRET_LENGTH, ALPHABET)
+        return get_random_string(api_keys_settings().secret_length, ALPHABET)
 
     def hash(self, value: str) -> str:
         """The stored form of a secret: `sha256$<hex digest>`."""
@@ -105,7 +104,9 @@ class KeyGenerator:
         """Split a presented key, or None if it is malformed or its checksum is wrong."""
         if len(key) > MAX_KEY_LENGTH:
             return None
-        if match := _key_pattern(self.brand).fullmatch(key):
+        options = api_keys_settings()
+        pattern = _key_pattern(self.brand, options.lookup_id_length, options.secret_length)
+        if match := pattern.fullmatch(key):
             body, lookup_id, secret, check = match.groups()
             if hmac.compare_digest(check, checksum(body)):
                 return ParsedKey(lookup_id=lookup_id, secret=secret)

@@ -100,6 +100,26 @@ class AbstractAPIKey(models.Model):
         blank=True,
         help_text="The key stops working at this time. Empty: it does not expire.",
     )
+    scopes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What the key may do: views list the scopes they require.",
+    )
+    throttle_rate = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="Requests allowed, e.g. '100/min'. Empty: API_KEYS['THROTTLE_RATE'].",
+    )
+    last_used_at = models.DateTimeField("last used", null=True, blank=True, editable=False)
+    rotated_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="rotated_to",
+        help_text="The key this one replaced.",
+    )
 
     class Meta:
         abstract = True

@@ -19,6 +19,20 @@ DEFAULTS: dict[str, Any] = {
     # Read the key from this request.META name instead of Authorization, e.g. "HTTP_X_API_KEY".
     # The older API_KEY_CUSTOM_HEADER setting is honoured when this one is not set.
     "HEADER": None,
+    # Characters of the lookup id (8 to 16) and of the secret (27 or more: 160 bits and up).
+    "LOOKUP_ID_LENGTH": 12,
+    "SECRET_LENGTH": 32,
+    # Seconds each process remembers a verified key, so a repeat costs no query; 0 turns it off.
+    # Revoking or editing a key reaches other processes through the Django cache at once when
+    # that cache is shared (Redis), and within this many seconds when it is per process.
+    "VERIFICATION_CACHE_TTL": 60,
+    # Most keys each process remembers; the oldest go first.
+    "VERIFICATION_CACHE_SIZE": 10_000,
+    # Requests per key allowed by APIKeyRateThrottle, as DRF writes rates: "1000/min",
+    # "50/s"; None for no limit. A key's own `throttle_rate` overrides it.
+    "THROTTLE_RATE": "1000/min",
+    # Seconds between two writes of a key's last_used_at.
+    "LAST_USED_INTERVAL": 60,
 }
 
 
@@ -27,6 +41,12 @@ class APIKeySettings:
     brand: str
     keyword: str
     header: str | None
+    lookup_id_length: int
+    secret_length: int
+    verification_cache_ttl: float
+    verification_cache_size: int
+    throttle_rate: str | None
+    last_used_interval: float
 
 
 @cache
@@ -35,7 +55,7 @@ def api_keys_settings() -> APIKeySettings:
     values = {**DEFAULTS, **getattr(settings, "API_KEYS", {})}
     if values["HEADER"] is None:
         values["HEADER"] = getattr(settings, "API_KEY_CUSTOM_HEADER", None)
-    return APIKeySettings(brand=values["BRAND"], keyword=values["KEYWORD"], header=values["HEADER"])
+    return APIKeySettings(**{name.lower(): value for name, value in values.items()})
 
 
 def _reload(*, setting: str, **kwargs: Any) -> None:

@@ -21,15 +21,30 @@ def test_default_settings_pass():
         ({"BRNAD": "x"}, "api_keys.E002"),
         ({"BRAND": "My_API"}, "api_keys.E003"),
         ({"BRAND": ""}, "api_keys.E003"),
-        ({"KEYWORD": "Api Key"}, "api_keys.E004"),
-        ({"HEADER": "X-Api-Key"}, "api_keys.E005"),
+        ({"KEYWORD": "Api Key"}, "api_keys.E003"),
+        ({"HEADER": "X-Api-Key"}, "api_keys.E003"),
+        ({"LOOKUP_ID_LENGTH": 4}, "api_keys.E003"),
+        ({"SECRET_LENGTH": 20}, "api_keys.E003"),
+        ({"SECRET_LENGTH": "32"}, "api_keys.E003"),
+        ({"VERIFICATION_CACHE_TTL": -1}, "api_keys.E003"),
+        ({"VERIFICATION_CACHE_SIZE": 0}, "api_keys.E003"),
+        ({"THROTTLE_RATE": "lots"}, "api_keys.E003"),
+        ({"LAST_USED_INTERVAL": None}, "api_keys.E003"),
     ],
 )
 def test_bad_entries_are_reported(api_keys, expected):
     with override_settings(API_KEYS=api_keys):
-        assert expected in error_ids()
+        errors = check_api_keys_settings()
+    assert [error.id for error in errors] == [expected]
+    if expected == "api_keys.E003":
+        assert repr(next(iter(api_keys))) in errors[0].msg
 
 
 @override_settings(API_KEY_CUSTOM_HEADER="X-Api-Key")
 def test_bad_legacy_header_setting_is_reported():
-    assert error_ids() == ["api_keys.E005"]
+    assert error_ids() == ["api_keys.E003"]
+
+
+@override_settings(API_KEYS={"THROTTLE_RATE": None, "VERIFICATION_CACHE_TTL": 0})
+def test_features_can_be_turned_off():
+    assert error_ids() == []

@@ -7,15 +7,11 @@ import re
 import pytest
 from django.contrib.auth.hashers import make_password
 
-from ..keys import (
-    ALPHABET,
-    CHECKSUM_LENGTH,
-    LOOKUP_ID_LENGTH,
-    MAX_KEY_LENGTH,
-    SECRET_LENGTH,
-    KeyGenerator,
-    checksum,
-)
+from ..keys import ALPHABET, CHECKSUM_LENGTH, MAX_KEY_LENGTH, KeyGenerator, checksum
+from ..settings import DEFAULTS
+
+LOOKUP_ID_LENGTH = DEFAULTS["LOOKUP_ID_LENGTH"]
+SECRET_LENGTH = DEFAULTS["SECRET_LENGTH"]
 
 generator = KeyGenerator(brand="acme")
 
@@ -114,6 +110,18 @@ def test_legacy_password_hasher_hashes_verify():
     assert not generator.verify("Abcd1234." + "y" * 32, stored)
     assert generator.needs_rehash(stored)
     assert not generator.needs_rehash(generator.hash("anything"))
+
+
+def test_lengths_come_from_settings(settings):
+    settings.API_KEYS = {"LOOKUP_ID_LENGTH": 8, "SECRET_LENGTH": 40}
+    key, lookup_id, _ = generator.generate()
+    assert len(lookup_id) == 8
+    assert len(key) == len("acme_") + 8 + 1 + 40 + CHECKSUM_LENGTH
+    assert generator.parse(key).lookup_id == lookup_id
+
+
+def test_smallest_allowed_secret_still_has_160_bits():
+    assert 27 * math.log2(len(ALPHABET)) >= 160
 
 
 def test_brand_comes_from_settings(settings):
