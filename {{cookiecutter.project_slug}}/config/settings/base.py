@@ -103,6 +103,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "{{ cookiecutter.project_slug }}.api_keys.permissions.HasAPIKey",
+        "{{ cookiecutter.project_slug }}.api_keys.permissions.HasScopes",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],

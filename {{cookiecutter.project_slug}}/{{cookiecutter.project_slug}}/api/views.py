@@ -3,11 +3,15 @@
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ..api_keys.models import APIKey
 from .exceptions import error_body
 
 
@@ -24,6 +28,26 @@ class WhoAmIView(APIView):
                 "expires": api_key.expiry_date,
             }
         )
+
+
+class APIKeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = APIKey
+        fields = ["lookup_id", "name", "scopes", "created", "expiry_date", "last_used_at"]
+
+
+class NewestFirst(CursorPagination):
+    ordering = "-created"
+    page_size = 50
+
+
+class APIKeyListView(ListAPIView):
+    """GET: the keys not revoked, newest first, never a secret. Needs the `keys:read` scope."""
+
+    required_scopes = ["keys:read"]
+    serializer_class = APIKeySerializer
+    pagination_class = NewestFirst
+    queryset = APIKey.objects.filter(revoked=False)
 
 
 class HealthView(APIView):

@@ -49,14 +49,25 @@ class APIKeyAuthentication(BaseAuthentication):
         key = self.key_parser.get(request)
         if key is None:
             return None
-        return AnonymousUser(), self.verify(key)
+        api_key = self.verify(key)
+        self.model.objects.record_use(api_key)
+        return AnonymousUser(), api_key
 
     def verify(self, key: str) -> AbstractAPIKey:
         """The usable, unexpired key object for `key`, or AuthenticationFailed saying why not."""
         parsed = self.model.objects.key_generator.parse(key)
         if parsed is None:
             raise AuthenticationFailed("Malformed API key.", code="malformed_api_key")
-        api_key = self.model.objects.find_key(parsed)
+        return self._accept(self.model.objects.find_key(parsed))
+
+    async def averify(self, key: str) -> AbstractAPIKey:
+        """`verify` for async code, such as async views and websocket consumers."""
+        parsed = self.model.objects.key_generator.parse(key)
+        if parsed is None:
+            raise AuthenticationFailed("Malformed API key.", code="malformed_api_key")
+        return self._accept(await self.model.objects.afind_key(parsed))
+
+    def _accept(self, api_key: AbstractAPIKey | None) -> AbstractAPIKey:
         if api_key is None:
             raise AuthenticationFailed("Invalid API key.", code="invalid_api_key")
         if api_key.has_expired:

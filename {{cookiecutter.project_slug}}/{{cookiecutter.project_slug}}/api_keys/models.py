@@ -1,11 +1,13 @@
 """API keys: the abstract model to build custom key models on, its manager, and `APIKey`."""
 
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from .cache import verification_cache
 from .keys import (
     HASHED_KEY_MAX_LENGTH,
     LOOKUP_ID_MAX_LENGTH,
@@ -13,6 +15,7 @@ from .keys import (
     KeyGenerator,
     ParsedKey,
 )
+from .settings import api_keys_settings
 
 
 class BaseAPIKeyManager(models.Manager):
@@ -33,29 +36,70 @@ class BaseAPIKeyManager(models.Manager):
         obj.save()
         return obj, key
 
+    async def acreate_key(self, **kwargs: Any) -> tuple["AbstractAPIKey", str]:
+        """`create_key` for async code."""
+        kwargs.pop("id", None)
+        obj = self.model(**kwargs)
+        key = self.assign_key(obj)
+        await obj.asave()
+        return obj, key
+
     def get_usable_keys(self) -> models.QuerySet:
         """The keys that may authenticate; override to narrow them (e.g. active owners only)."""
         return self.filter(revoked=False)
 
     def find_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
-        """The usable key that `parsed` belongs to (expired or not), or None. One query."""
+        """The usable key that `parsed` belongs to (expired or not), or None.
+
+        A key verified lately comes from the verification cache; any other costs one query.
+        """
+        if cached := verification_cache.get(self.model, parsed):
+            return cached
         try:
             api_key = self.get_usable_keys().get(lookup_id=parsed.lookup_id)
         except self.model.DoesNotExist:
             api_key = None
-        # An unknown lookup id is hashed and compared too, so it takes the path a wrong secret does.
-        hashed_key = api_key.hashed_key if api_key else UNUSABLE_HASH
-        if not self.key_generator.verify_secret(parsed.secret, hashed_key) or api_key is None:
+        if not self._verify(parsed, api_key):
             return None
-        if self.key_generator.needs_rehash(hashed_key):
+        if self.key_generator.needs_rehash(api_key.hashed_key):
             api_key.hashed_key = self.key_generator.hash(parsed.secret)
             self.filter(pk=api_key.pk).update(hashed_key=api_key.hashed_key)
+        verification_cache.put(self.model, parsed, api_key)
         return api_key
+
+    async def afind_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
+        """`find_key` for async code: the database is queried without blocking the loop."""
+        if cached := verification_cache.get(self.model, parsed):
+            return cached
+        try:
+            api_key = await self.get_usable_keys().aget(lookup_id=parsed.lookup_id)
+        except self.model.DoesNotExist:
+            api_key = None
+        if not self._verify(parsed, api_key):
+            return None
+        if self.key_generator.needs_rehash(api_key.hashed_key):
+            api_key.hashed_key = self.key_generator.hash(parsed.secret)
+            await self.filter(pk=api_key.pk).aupdate(hashed_key=api_key.hashed_key)
+        verification_cache.put(self.model, parsed, api_key)
+        return api_key
+
+    def _verify(self, parsed: ParsedKey, api_key: "AbstractAPIKey | None") -> bool:
+        # An unknown lookup id is hashed and compared too, so it takes the path a wrong secret does.
+        hashed_key = api_key.hashed_key if api_key else UNUSABLE_HASH
+        return self.key_generator.verify_secret(parsed.secret, hashed_key) and api_key is not None
 
     def get_from_key(self, key: str) -> "AbstractAPIKey":
         """The usable key matching `key`; raises `DoesNotExist` if none does."""
         parsed = self.key_generator.parse(key)
         api_key = self.find_key(parsed) if parsed else None
+        if api_key is None:
+            raise self.model.DoesNotExist("No usable API key matches the given key.")
+        return api_key
+
+    async def aget_from_key(self, key: str) -> "AbstractAPIKey":
+        """`get_from_key` for async code."""
+        parsed = self.key_generator.parse(key)
+        api_key = await self.afind_key(parsed) if parsed else None
         if api_key is None:
             raise self.model.DoesNotExist("No usable API key matches the given key.")
         return api_key
@@ -67,6 +111,28 @@ class BaseAPIKeyManager(models.Manager):
         except self.model.DoesNotExist:
             return False
         return not api_key.has_expired
+
+    async def ais_valid(self, key: str) -> bool:
+        """`is_valid` for async code."""
+        try:
+            api_key = await self.aget_from_key(key)
+        except self.model.DoesNotExist:
+            return False
+        return not api_key.has_expired
+
+    def record_use(self, api_key: "AbstractAPIKey") -> None:
+        """Set `last_used_at`, at most once per API_KEYS["LAST_USED_INTERVAL"] per key.
+
+        One conditional UPDATE, skipped while this process knows the value is fresh: no
+        read-modify-write, and concurrent requests cannot both move it within an interval.
+        """
+        now = timezone.now()
+        interval = timedelta(seconds=api_keys_settings().last_used_interval)
+        if api_key.last_used_at is not None and now - api_key.last_used_at < interval:
+            return
+        stale = models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lte=now - interval)
+        self.model._base_manager.filter(stale, pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
 
 
 class APIKeyManager(BaseAPIKeyManager):
@@ -133,6 +199,11 @@ class AbstractAPIKey(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self._validate_revoked()
         super().save(*args, **kwargs)
+        verification_cache.forget(self)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        verification_cache.forget(self)
+        return super().delete(*args, **kwargs)
 
     def clean(self) -> None:
         self._validate_revoked()

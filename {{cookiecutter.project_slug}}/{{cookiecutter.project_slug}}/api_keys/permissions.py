@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from .authentication import KeyParser
 from .models import AbstractAPIKey, APIKey
 
-__all__ = ["BaseHasAPIKey", "HasAPIKey", "KeyParser"]
+__all__ = ["BaseHasAPIKey", "HasAPIKey", "HasScopes", "KeyParser"]
 
 
 class BaseHasAPIKey(BasePermission):
@@ -31,13 +31,46 @@ class BaseHasAPIKey(BasePermission):
             return True  # APIKeyAuthentication has verified it, expiry included.
         verdicts = request.__dict__.setdefault("_api_key_verdicts", {})
         if self.model not in verdicts:
-            key = self.get_key(request)
-            verdicts[self.model] = key is not None and self.model.objects.is_valid(key)
+            verdicts[self.model] = self._verify(request)
         return verdicts[self.model]
 
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         return self.has_permission(request, view)
 
+    def _verify(self, request: Request) -> bool:
+        key = self.get_key(request)
+        if key is None:
+            return False
+        try:
+            api_key = self.model.objects.get_from_key(key)
+        except self.model.DoesNotExist:
+            return False
+        if api_key.has_expired:
+            return False
+        self.model.objects.record_use(api_key)
+        return True
+
 
 class HasAPIKey(BaseHasAPIKey):
     model = APIKey
+
+
+class HasScopes(BasePermission):
+    """Grants access when the request's key holds every scope in the view's `required_scopes`.
+
+    A view without `required_scopes` needs none. A valid key that lacks one gets 403.
+    """
+
+    message = "This API key lacks a scope this endpoint requires."
+    code = "missing_scope"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        required = set(getattr(view, "required_scopes", ()))
+        if not required:
+            return True
+        if not isinstance(request.auth, AbstractAPIKey):
+            return False
+        missing = required.difference(request.auth.scopes)
+        if missing:
+            self.message = f"This API key lacks the scope(s): {', '.join(sorted(missing))}."
+        return not missing

@@ -1,0 +1,46 @@
+"""GET /api/v1/keys/: the sample endpoint that needs a scope."""
+
+import pytest
+
+from ...api_keys.models import APIKey
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/keys/"
+
+
+def client_with(api_client, scopes):
+    _, key = APIKey.objects.create_key(name=f"scopes {scopes}", scopes=scopes)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    return api_client, key
+
+
+def test_a_key_with_the_scope_lists_keys_without_secrets(api_client):
+    client, key = client_with(api_client, ["keys:read"])
+    other, other_key = APIKey.objects.create_key(name="other")
+    response = client.get(URL)
+    assert response.status_code == 200
+    names = [row["name"] for row in response.json()["results"]]
+    assert names == ["other", "scopes ['keys:read']"]
+    body = response.content.decode()
+    for secret in (key, other_key, other.hashed_key):
+        assert secret not in body
+
+
+def test_a_valid_key_without_the_scope_gets_403_naming_it(api_client):
+    client, _ = client_with(api_client, ["other:scope"])
+    response = client.get(URL)
+    assert response.status_code == 403
+    assert response.json()["error"] == {
+        "code": "missing_scope",
+        "message": "This API key lacks the scope(s): keys:read.",
+    }
+
+
+def test_no_key_gets_401_not_403(api_client):
+    response = api_client.get(URL)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Api-Key"
+
+
+def test_whoami_needs_no_scope(keyed_client):
+    assert keyed_client.get("/api/v1/whoami/").status_code == 200
