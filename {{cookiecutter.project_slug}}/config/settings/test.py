@@ -1,9 +1,13 @@
 """Settings for the test suite: fast, isolated, never reading .env."""
 
 from .base import *  # noqa: F403
+from .base import INSTALLED_APPS
 {%- if cookiecutter.cache == "redis" %}
 from .base import CACHES, env
 {%- endif %}
+
+# An example of a custom key model, exercised by tests/test_custom_key_model.py.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.organizations"]
 
 SECRET_KEY = "test-only-secret-key-not-for-any-real-deployment-0123456789"
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class OrganizationsConfig(AppConfig):
+    """A custom key model, as the README describes it; installed by the test settings only."""
+
+    name = "tests.organizations"
+    label = "organizations"
