@@ -2,32 +2,36 @@
 
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, JsonResponse
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import serializers
-from rest_framework.generics import ListAPIView
+from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from ..api_keys.models import APIKey
 from .exceptions import error_body
 
 
-class WhoAmIView(APIView):
+class WhoAmISerializer(serializers.ModelSerializer):
+    expires = serializers.DateTimeField(source="expiry_date", allow_null=True)
+
+    class Meta:
+        model = APIKey
+        fields = ["name", "lookup_id", "created", "expires"]
+
+
+class WhoAmIView(GenericAPIView):
     """GET: the key the request was made with."""
 
+    serializer_class = WhoAmISerializer
+
     def get(self, request: Request) -> Response:
-        api_key = request.auth
-        return Response(
-            {
-                "name": api_key.name,
-                "lookup_id": api_key.lookup_id,
-                "created": api_key.created,
-                "expires": api_key.expiry_date,
-            }
-        )
+        return Response(self.get_serializer(request.auth).data)
 
 
 class APIKeySerializer(serializers.ModelSerializer):
@@ -50,14 +54,32 @@ class APIKeyListView(ListAPIView):
     queryset = APIKey.objects.filter(revoked=False)
 
 
-class HealthView(APIView):
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok"])
+
+
+class HealthView(GenericAPIView):
     """GET: 200 while the process serves requests. Open: no key, no database."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    serializer_class = HealthSerializer
 
     def get(self, request: Request) -> Response:
         return Response({"status": "ok"})
+
+
+class APIDocsView(SpectacularSwaggerSplitView):
+    """Swagger UI for the schema, where settings.API_DOCS is on (development by default)."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not settings.API_DOCS:
+            raise Http404
+        return super().get(request, *args, **kwargs)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
