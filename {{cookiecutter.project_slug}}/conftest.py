@@ -1,14 +1,63 @@
 """Fixtures shared by the whole test suite."""
 
-from collections.abc import Callable
+import logging
+import os
+from collections.abc import Callable, Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.cache import cache
+from hypothesis import HealthCheck, settings
 from rest_framework.test import APIClient
 
 from {{ cookiecutter.project_slug }}.api_keys.cache import verification_cache
+from {{ cookiecutter.project_slug }}.api_keys.keys import KeyGenerator
 from {{ cookiecutter.project_slug }}.api_keys.models import APIKey
+
+# Fuzz tests: a quick run by default, 10,000 examples each with HYPOTHESIS_PROFILE=thorough.
+for name, examples in (("default", 500), ("thorough", 10_000)):
+    settings.register_profile(
+        name,
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+# Every key issued during the run, and every log line written: at the end, no line may hold a key.
+ISSUED_KEYS: list[str] = []
+LOG_LINES: list[str] = []
+
+
+class _Recorder(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        LOG_LINES.append(f"{record.getMessage()} {record.__dict__}")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _watch_for_leaked_keys() -> Iterator[None]:
+    generate = KeyGenerator.generate
+
+    def generate_and_record(self: KeyGenerator) -> tuple[str, str, str]:
+        issued = generate(self)
+        ISSUED_KEYS.append(issued[0])
+        return issued
+
+    recorder = _Recorder(level=logging.DEBUG)
+    logging.getLogger().addHandler(recorder)
+    with mock.patch.object(KeyGenerator, "generate", generate_and_record):
+        yield
+    logging.getLogger().removeHandler(recorder)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    leaked = {key for key in ISSUED_KEYS for line in LOG_LINES if key in line}
+    if leaked:
+        print(f"\n{len(leaked)} API key(s) appeared in log records: keys must never be logged.")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .. import keys
 from ..keys import KeyGenerator, checksum
 from ..models import APIKey
 from ..permissions import HasAPIKey
@@ -81,13 +82,48 @@ def test_wrong_secret_with_a_known_lookup_id_gets_401(api_client, api_key):
     assert_401(api_client.get(WHOAMI), "invalid_api_key")
 
 
-def test_unknown_lookup_id_is_hashed_like_a_wrong_secret(api_client, api_key):
-    """No early return tells an unknown lookup id from a wrong secret."""
-    unknown_key, _, _ = KeyGenerator().generate()
-    with mock.patch.object(KeyGenerator, "verify_secret", autospec=True, return_value=False) as spy:
-        api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {unknown_key}")
-        api_client.get(WHOAMI)
-    assert spy.call_count == 1
+def forge(lookup_id):
+    """A well-formed key (good checksum) for `lookup_id` with a secret nobody issued."""
+    body = f"{KeyGenerator().brand}_{lookup_id}_{'x' * 32}"
+    return body + checksum(body)
+
+
+def test_unknown_lookup_id_takes_the_path_of_a_wrong_secret(
+    api_client, api_key, django_assert_num_queries
+):
+    """No early return tells an unknown lookup id from a wrong secret: same queries, same hash."""
+    paths = []
+    for presented in (forge("unknownABCDE"), forge(api_key[0].lookup_id)):
+        api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {presented}")
+        spy = mock.patch.object(KeyGenerator, "verify_secret", autospec=True, return_value=False)
+        with spy as verify_secret, django_assert_num_queries(1) as queries:
+            response = api_client.get(WHOAMI)
+        paths.append((response.content, verify_secret.call_count, len(queries)))
+    assert paths[0] == paths[1]
+    assert paths[0][1] == 1
+
+
+def test_digests_are_compared_in_constant_time(api_key):
+    with mock.patch.object(keys.hmac, "compare_digest", wraps=keys.hmac.compare_digest) as compare:
+        assert APIKey.objects.is_valid(api_key[1])
+    assert compare.call_count >= 2  # the checksum and the digest
+
+
+def test_an_oversized_header_is_refused_before_any_hashing_or_query(
+    api_client, django_assert_num_queries
+):
+    huge = "A" * 100_000
+    with (
+        mock.patch.object(KeyGenerator, "hash", autospec=True) as hash_,
+        mock.patch.object(keys, "_key_pattern") as key_pattern,
+        django_assert_num_queries(0),
+    ):
+        api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {huge}")
+        response = api_client.get(WHOAMI)
+    assert response.status_code == 401
+    assert huge not in response.content.decode()
+    assert hash_.call_count == 0
+    assert key_pattern.call_count == 0
 
 
 def test_revoked_key_gets_401(api_client, api_key):
