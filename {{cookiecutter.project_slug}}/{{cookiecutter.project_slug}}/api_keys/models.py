@@ -3,6 +3,7 @@
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -59,13 +60,7 @@ class BaseAPIKeyManager(models.Manager):
             api_key = self.get_usable_keys().get(lookup_id=parsed.lookup_id)
         except self.model.DoesNotExist:
             api_key = None
-        if not self._verify(parsed, api_key):
-            return None
-        if self.key_generator.needs_rehash(api_key.hashed_key):
-            api_key.hashed_key = self.key_generator.hash(parsed.secret)
-            self.filter(pk=api_key.pk).update(hashed_key=api_key.hashed_key)
-        verification_cache.put(self.model, parsed, api_key)
-        return api_key
+        return self._accept(parsed, api_key)
 
     async def afind_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
         """`find_key` for async code: the database is queried without blocking the loop."""
@@ -75,18 +70,21 @@ class BaseAPIKeyManager(models.Manager):
             api_key = await self.get_usable_keys().aget(lookup_id=parsed.lookup_id)
         except self.model.DoesNotExist:
             api_key = None
-        if not self._verify(parsed, api_key):
-            return None
-        if self.key_generator.needs_rehash(api_key.hashed_key):
-            api_key.hashed_key = self.key_generator.hash(parsed.secret)
-            await self.filter(pk=api_key.pk).aupdate(hashed_key=api_key.hashed_key)
-        verification_cache.put(self.model, parsed, api_key)
-        return api_key
+        return await sync_to_async(self._accept)(parsed, api_key)
 
-    def _verify(self, parsed: ParsedKey, api_key: "AbstractAPIKey | None") -> bool:
+    def _accept(
+        self, parsed: ParsedKey, api_key: "AbstractAPIKey | None"
+    ) -> "AbstractAPIKey | None":
+        """`api_key` if `parsed` matches it; rehashes an imported slow hash; remembers the key."""
         # An unknown lookup id is hashed and compared too, so it takes the path a wrong secret does.
         hashed_key = api_key.hashed_key if api_key else UNUSABLE_HASH
-        return self.key_generator.verify_secret(parsed.secret, hashed_key) and api_key is not None
+        if not self.key_generator.verify_secret(parsed.secret, hashed_key) or api_key is None:
+            return None
+        if self.key_generator.needs_rehash(hashed_key):
+            api_key.hashed_key = self.key_generator.hash(parsed.secret)
+            self.filter(pk=api_key.pk).update(hashed_key=api_key.hashed_key)
+        verification_cache.put(self.model, parsed, api_key)
+        return api_key
 
     def get_from_key(self, key: str) -> "AbstractAPIKey":
         """The usable key matching `key`; raises `DoesNotExist` if none does."""
