@@ -1,33 +1,11 @@
 import argparse
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from ...models import APIKey
-
-DURATION = re.compile(r"(\d+)([dhm])")
-DURATION_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
-
-
-def parse_expiry(value: str) -> datetime:
-    """A future time from a duration (90d, 12h, 30m), a date or an ISO 8601 date and time."""
-    if match := DURATION.fullmatch(value):
-        return timezone.now() + timedelta(**{DURATION_UNITS[match[2]]: int(match[1])})
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a duration (90d, 12h, 30m), a date (2030-01-31) "
-            "or a date and time (2030-01-31T12:00:00+00:00)"
-        ) from None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    if moment <= timezone.now():
-        raise argparse.ArgumentTypeError(f"{value!r} is in the past")
-    return moment
+from ..durations import parse_expiry
 
 
 class Command(BaseCommand):
