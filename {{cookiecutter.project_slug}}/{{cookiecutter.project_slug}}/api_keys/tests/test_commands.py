@@ -137,3 +137,52 @@ def test_listapikeys_shows_scopes_and_last_use():
     used_line = next(line for line in lines if line.startswith(used.lookup_id))
     assert "orders:read,orders:write" in used_line
     assert last_used.isoformat() in used_line
+
+
+def test_rotateapikey_prints_the_new_key_alone_and_lets_the_old_one_expire():
+    old, old_key = APIKey.objects.create_key(name="partner", scopes=["orders:read"])
+    stdout, stderr = run("rotateapikey", old.lookup_id, "--grace", "12h")
+    new_key = stdout.strip()
+    new = APIKey.objects.get_from_key(new_key)
+    assert new.rotated_from == old
+    assert new.scopes == ["orders:read"]
+    old.refresh_from_db()
+    assert abs(old.expiry_date - (timezone.now() + timedelta(hours=12))) < timedelta(minutes=1)
+    assert APIKey.objects.is_valid(old_key)
+    assert new.lookup_id in stderr
+    assert old.expiry_date.isoformat() in stderr
+    assert new_key not in stderr
+
+
+def test_rotateapikey_gives_24_hours_of_grace_by_default():
+    old, _ = APIKey.objects.create_key(name="partner")
+    run("rotateapikey", old.lookup_id)
+    old.refresh_from_db()
+    assert abs(old.expiry_date - (timezone.now() + timedelta(hours=24))) < timedelta(minutes=1)
+
+
+def test_rotateapikey_with_no_grace_stops_the_old_key_now():
+    old, old_key = APIKey.objects.create_key(name="partner")
+    run("rotateapikey", old.lookup_id, "--grace", "0m")
+    assert not APIKey.objects.is_valid(old_key)
+
+
+def test_rotateapikey_refuses_a_revoked_key():
+    old, _ = APIKey.objects.create_key(name="partner")
+    old.revoke()
+    with pytest.raises(CommandError, match="A revoked API key cannot be rotated"):
+        run("rotateapikey", old.lookup_id)
+    assert APIKey.objects.count() == 1
+
+
+def test_rotateapikey_with_an_unknown_lookup_id_fails():
+    with pytest.raises(CommandError, match="No API key has the lookup id"):
+        run("rotateapikey", "nope")
+
+
+@pytest.mark.parametrize("grace", ["soon", "-1h", "24"])
+def test_rotateapikey_refuses_a_bad_grace(grace):
+    old, _ = APIKey.objects.create_key(name="partner")
+    with pytest.raises(CommandError, match="--grace"):
+        run("rotateapikey", old.lookup_id, "--grace", grace)
+    assert APIKey.objects.count() == 1
