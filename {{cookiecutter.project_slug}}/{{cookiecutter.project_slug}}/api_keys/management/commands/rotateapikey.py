@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...models import APIKey
 from ..durations import parse_duration
+from ..lookup import get_key_or_fail
 
 
 class Command(BaseCommand):
@@ -26,12 +26,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, lookup_id: str, grace: timedelta, **options: Any) -> None:
-        try:
-            old = APIKey.objects.get(lookup_id=lookup_id)
-        except APIKey.DoesNotExist:
-            raise CommandError(
-                f"No API key has the lookup id {lookup_id!r}; listapikeys shows them."
-            ) from None
+        old = get_key_or_fail(lookup_id)
         try:
             new, key = old.rotate(grace=grace)
         except ValueError as error:
