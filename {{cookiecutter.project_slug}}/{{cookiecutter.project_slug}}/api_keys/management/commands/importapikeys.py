@@ -66,6 +66,7 @@ class Command(BaseCommand):
         )
 
     def read_rows(self, table: str) -> list[dict[str, Any]]:
+        """Every key row of `table`, oldest first, as a dict of COLUMNS."""
         quote = connection.ops.quote_name
         with connection.cursor() as cursor:
             if table not in connection.introspection.table_names(cursor):
@@ -86,6 +87,7 @@ class Command(BaseCommand):
             return [dict(zip(COLUMNS, row, strict=True)) for row in cursor.fetchall()]
 
     def import_row(self, row: dict[str, Any]) -> None:
+        """Save one row as an APIKey; extend it to fill the fields a custom key model adds."""
         # The hash is kept as it is: keys.py verifies it, and replaces a slow one on first use.
         api_key = APIKey(
             lookup_id=row["prefix"],
