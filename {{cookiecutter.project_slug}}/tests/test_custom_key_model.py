@@ -67,7 +67,7 @@ def test_the_admin_adds_custom_keys_with_their_owner_field(client, organization)
     assert 'name="organization"' in client.get(add_url).content.decode()
     response = client.post(
         add_url,
-        {"name": "from admin", "organization": organization.pk, "scopes": "[]"},
+        {"name": "from admin", "organization": organization.pk, "scopes": ""},
     )
     assert response.status_code == 200, response.content
     key = response.context["key"]

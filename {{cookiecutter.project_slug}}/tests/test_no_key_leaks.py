@@ -25,7 +25,7 @@ def test_keys_made_every_way_leave_no_trace(client, caplog):
     caplog.set_level("DEBUG")
     admin = get_user_model().objects.create_superuser("admin", "admin@example.com", "pw")
     client.force_login(admin)
-    answer = client.post("/admin/api_keys/apikey/add/", {"name": "from admin", "scopes": "[]"})
+    answer = client.post("/admin/api_keys/apikey/add/", {"name": "from admin", "scopes": ""})
     keys = [answer.context["key"]]
     keys.append(APIKey.objects.create_key(name="from code")[1])
     stdout = StringIO()

@@ -1,35 +1,112 @@
 """Admin pages to create keys (the key is shown once, on the page that answers the form), view
-them and revoke them."""
+them, rotate them (the new key is shown the same way) and revoke them."""
 
+from datetime import timedelta
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.templatetags.admin_urls import admin_urlname
-from django.http import HttpRequest, HttpResponse
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html, format_html_join
 
+from .forms import APIKeyAdminForm, RotateForm
 from .models import AbstractAPIKey, APIKey
+
+
+class ExpiryListFilter(admin.SimpleListFilter):
+    """Keys by when they stop working: the question an operator has, rather than a date."""
+
+    title = "expiry"
+    parameter_name = "expiry"
+    soon = timedelta(days=7)
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("expired", "expired"),
+            ("soon", "within 7 days"),
+            ("later", "later"),
+            ("never", "never"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        now = timezone.now()
+        filters = {
+            "expired": {"expiry_date__lte": now},
+            "soon": {"expiry_date__gt": now, "expiry_date__lte": now + self.soon},
+            "later": {"expiry_date__gt": now + self.soon},
+            "never": {"expiry_date__isnull": True},
+        }
+        if self.value() in filters:
+            return queryset.filter(**filters[self.value()])
+        return queryset
 
 
 class APIKeyModelAdmin(admin.ModelAdmin):
     """Admin for any key model; register a custom model with it or a subclass."""
 
-    list_display = ("name", "lookup_id", "created", "expiry_date", "_has_expired", "revoked")
-    list_filter = ("revoked", "created", "expiry_date")
+    list_display = (
+        "name",
+        "lookup_id",
+        "_scopes",
+        "created",
+        "expiry_date",
+        "last_used_at",
+        "revoked",
+        "_has_expired",
+    )
+    list_filter = ("revoked", "created", ExpiryListFilter)
     search_fields = ("name", "lookup_id")
-    readonly_fields = ("lookup_id", "created")
+    readonly_fields = ("lookup_id", "created", "last_used_at", "_replaces", "_replaced_by")
+    form = APIKeyAdminForm
+    actions = ("revoke_selected",)
     key_created_template = "api_keys/admin/key_created.html"
+    rotate_template = "api_keys/admin/rotate.html"
+    revoke_confirmation_template = "api_keys/admin/revoke_selected_confirmation.html"
+    change_form_template = "api_keys/admin/change_form.html"
 
     @admin.display(description="expired", boolean=True)
     def _has_expired(self, obj: AbstractAPIKey) -> bool:
         return obj.has_expired
 
+    @admin.display(description="scopes")
+    def _scopes(self, obj: AbstractAPIKey) -> str:
+        return " ".join(obj.scopes) or "-"
+
+    @admin.display(description="replaces")
+    def _replaces(self, obj: AbstractAPIKey) -> str:
+        if obj.rotated_from is None:
+            return "-"
+        return self._link_to(obj.rotated_from)
+
+    @admin.display(description="replaced by")
+    def _replaced_by(self, obj: AbstractAPIKey) -> str:
+        successors = [(self._link_to(successor),) for successor in obj.rotated_to.all()]
+        return format_html_join(", ", "{}", successors) or "-"
+
+    def _link_to(self, obj: AbstractAPIKey) -> str:
+        url = reverse(admin_urlname(self.opts, "change"), args=[obj.pk])
+        return format_html('<a href="{}">{} ({})</a>', url, obj.name, obj.lookup_id)
+
     def get_fields(self, request: HttpRequest, obj: AbstractAPIKey | None = None) -> Any:
         fields = super().get_fields(request, obj)
-        if obj is None:  # a new key has no lookup id or creation time yet, and is not revoked
-            fields = [field for field in fields if field not in ("lookup_id", "created", "revoked")]
+        if obj is None:  # a new key has no lookup id, age, use or history yet, and is not revoked
+            not_yet = (
+                "lookup_id",
+                "created",
+                "revoked",
+                "last_used_at",
+                "_replaces",
+                "_replaced_by",
+            )
+            fields = [field for field in fields if field not in not_yet]
         return fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: AbstractAPIKey | None = None) -> Any:
@@ -53,18 +130,108 @@ class APIKeyModelAdmin(admin.ModelAdmin):
         key = request.__dict__.pop("_new_api_key", None)
         if key is None:
             return super().response_add(request, obj, post_url_continue)
+        return self.render_key_created(request, obj, key)
+
+    def render_key_created(
+        self,
+        request: HttpRequest,
+        obj: AbstractAPIKey,
+        key: str,
+        replaced: AbstractAPIKey | None = None,
+    ) -> HttpResponse:
+        """The one page that shows a new key, after it is added or issued by a rotation."""
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "API key created",
+            "title": "API key rotated" if replaced else "API key created",
             "api_key": obj,
             "key": key,
+            "replaced": replaced,
             "change_url": reverse(admin_urlname(self.opts, "change"), args=[obj.pk]),
             "changelist_url": reverse(admin_urlname(self.opts, "changelist")),
         }
         response = TemplateResponse(request, self.key_created_template, context)
         add_never_cache_headers(response)
         return response
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: AbstractAPIKey | None = None,
+    ) -> HttpResponse:
+        if obj is not None and not obj.revoked and self.has_rotate_permission(request, obj):
+            context["rotate_url"] = reverse(admin_urlname(self.opts, "rotate"), args=[obj.pk])
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_urls(self) -> list[URLPattern]:
+        rotate = path(
+            "<path:object_id>/rotate/",
+            self.admin_site.admin_view(self.rotate_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_rotate",
+        )
+        return [rotate, *super().get_urls()]  # before the catch-all "<path:object_id>/"
+
+    def has_rotate_permission(self, request: HttpRequest, obj: AbstractAPIKey) -> bool:
+        """Rotating adds a key and changes the old one."""
+        return self.has_add_permission(request) and self.has_change_permission(request, obj)
+
+    def rotate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET: choose the grace period. POST: rotate, and show the new key once."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_rotate_permission(request, obj):
+            raise PermissionDenied
+        change_url = reverse(admin_urlname(self.opts, "change"), args=[obj.pk])
+        form = RotateForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            try:
+                new, key = obj.rotate(grace=form.cleaned_data["grace"])
+            except ValueError as error:
+                self.message_user(request, str(error), messages.ERROR)
+                return HttpResponseRedirect(change_url)
+            self.log_addition(request, new, f"Issued by rotating {obj.lookup_id}.")
+            self.log_change(request, obj, f"Rotated: replaced by {new.lookup_id}.")
+            return self.render_key_created(request, new, key, replaced=obj)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Rotate the API key “{obj.name}”",
+            "api_key": obj,
+            "form": form,
+            "change_url": change_url,
+            "changelist_url": reverse(admin_urlname(self.opts, "changelist")),
+        }
+        return TemplateResponse(request, self.rotate_template, context)
+
+    @admin.action(description="Revoke selected keys", permissions=["change"])
+    def revoke_selected(
+        self, request: HttpRequest, queryset: QuerySet[AbstractAPIKey]
+    ) -> HttpResponse | None:
+        """First a page that lists the keys and asks; then, once confirmed, revoke them."""
+        if request.POST.get("post") == "yes":
+            revoked = 0
+            for api_key in queryset.filter(revoked=False):
+                api_key.revoke()  # one by one, so that each save is seen (e.g. cache invalidation)
+                self.log_change(request, api_key, "Revoked.")
+                revoked += 1
+            self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Revoke API keys?",
+            "queryset": queryset,
+            "to_revoke": [api_key for api_key in queryset if not api_key.revoked],
+            "already_revoked": [api_key for api_key in queryset if api_key.revoked],
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "changelist_url": reverse(admin_urlname(self.opts, "changelist")),
+        }
+        return TemplateResponse(request, self.revoke_confirmation_template, context)
 
 
 admin.site.register(APIKey, APIKeyModelAdmin)

@@ -1,11 +1,12 @@
 """API keys: the abstract model to build custom key models on, its manager, and `APIKey`."""
 
+import copy
 from datetime import timedelta
 from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from .cache import verification_cache
@@ -225,6 +226,46 @@ class AbstractAPIKey(models.Model):
             return
         if type(self)._base_manager.filter(pk=self.pk, revoked=True).exists():
             raise ValidationError("This API key has been revoked, which cannot be undone.")
+
+    # Not copied by `rotate`: the new key has its own secret, age, state and history.
+    fields_not_copied_on_rotation = (
+        "lookup_id",
+        "hashed_key",
+        "created",
+        "revoked",
+        "expiry_date",
+        "last_used_at",
+        "rotated_from",
+    )
+
+    def rotate(self, grace: timedelta) -> tuple["AbstractAPIKey", str]:
+        """Issue a key that replaces this one, which stops working `grace` from now (or sooner,
+        if it already expires sooner). Return (new object, key), and show the key once.
+
+        The new key keeps every other field: name, scopes, throttle rate, and the fields a
+        custom key model adds, such as an owner.
+        """
+        if grace < timedelta(0):
+            raise ValueError("The grace period cannot be negative.")
+        model = type(self)
+        with transaction.atomic(using=self._state.db):
+            # Read under a row lock, so that a revocation made meanwhile is seen.
+            current = model._base_manager.select_for_update().get(pk=self.pk)
+            if current.revoked or self.revoked:
+                raise ValueError("A revoked API key cannot be rotated; create a new key instead.")
+            fields = {
+                field.attname: copy.deepcopy(getattr(current, field.attname))
+                for field in model._meta.concrete_fields
+                if not field.primary_key and field.name not in self.fields_not_copied_on_rotation
+            }
+            new_key, key = model.objects.create_key(**fields, rotated_from=self)
+            ends = timezone.now() + grace
+            if current.expiry_date is not None and current.expiry_date <= ends:
+                self.expiry_date = current.expiry_date
+            else:
+                self.expiry_date = ends
+                self.save(update_fields=["expiry_date"])
+        return new_key, key
 
 
 class APIKey(AbstractAPIKey):

@@ -1,8 +1,13 @@
 """The admin flow: create a key and see it once, view keys, revoke for good."""
 
+from datetime import timedelta
+
 import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.urls import reverse
+from django.utils import timezone
 
 from ..models import APIKey
 
@@ -86,3 +91,240 @@ def test_admin_cannot_unrevoke_a_key(admin_client):
     api_key.refresh_from_db()
     assert api_key.revoked
     assert api_key.name == "partner"
+
+
+def change_url(api_key):
+    return reverse("admin:api_keys_apikey_change", args=[api_key.pk])
+
+
+def rotate_url(api_key):
+    return reverse("admin:api_keys_apikey_rotate", args=[api_key.pk])
+
+
+def listed(admin_client, **params):
+    """The keys the change list shows for these query parameters."""
+    return set(admin_client.get(LIST_URL, params).context["cl"].result_list)
+
+
+@pytest.fixture
+def staff_client(client):
+    """A staff member who may view and change keys, but not add them."""
+    user = get_user_model().objects.create_user("staff", password="pw-for-tests", is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_apikey", "change_apikey"])
+    )
+    client.force_login(user)
+    return client
+
+
+def test_list_shows_scopes_last_use_and_state(admin_client):
+    used, _ = APIKey.objects.create_key(name="used", scopes=["orders:read", "orders:write"])
+    APIKey.objects.filter(pk=used.pk).update(last_used_at=timezone.now())
+    response = admin_client.get(LIST_URL)
+    page = response.content.decode()
+    for column in ("name", "lookup_id", "_scopes", "created", "expiry_date", "last_used_at"):
+        assert f"column-{column}" in page
+    for column in ("revoked", "_has_expired"):
+        assert f"column-{column}" in page
+    assert "orders:read orders:write" in page
+
+
+def test_list_searches_names_and_lookup_ids(admin_client):
+    billing, _ = APIKey.objects.create_key(name="billing")
+    reports, _ = APIKey.objects.create_key(name="reports")
+    assert listed(admin_client, q="bill") == {billing}
+    assert listed(admin_client, q=reports.lookup_id) == {reports}
+
+
+def test_list_filters_by_revoked_and_by_expiry(admin_client):
+    now = timezone.now()
+    never, _ = APIKey.objects.create_key(name="never")
+    expired, _ = APIKey.objects.create_key(name="expired", expiry_date=now - timedelta(hours=1))
+    soon, _ = APIKey.objects.create_key(name="soon", expiry_date=now + timedelta(days=2))
+    later, _ = APIKey.objects.create_key(name="later", expiry_date=now + timedelta(days=60))
+    revoked, _ = APIKey.objects.create_key(name="revoked")
+    revoked.revoke()
+    assert listed(admin_client, revoked__exact="1") == {revoked}
+    assert listed(admin_client, revoked__exact="0") == {never, expired, soon, later}
+    assert listed(admin_client, expiry="expired") == {expired}
+    assert listed(admin_client, expiry="soon") == {soon}
+    assert listed(admin_client, expiry="later") == {later}
+    assert listed(admin_client, expiry="never") == {never, revoked}
+    APIKey.objects.filter(pk=later.pk).update(created=now - timedelta(days=30))
+    changelist = admin_client.get(LIST_URL).context["cl"]
+    created_filter = next(spec for spec in changelist.filter_specs if spec.title == "created")
+    today = next(c for c in created_filter.choices(changelist) if c["display"] == "Today")
+    today_page = admin_client.get(LIST_URL + today["query_string"])
+    assert set(today_page.context["cl"].result_list) == {never, expired, soon, revoked}
+
+
+def test_scopes_are_typed_as_text_and_stored_sorted_once_each(admin_client):
+    admin_client.post(
+        ADD_URL,
+        {
+            "name": "orders",
+            "scopes": "orders:write, orders:read  orders:write",
+            "expiry_date_0": "",
+            "expiry_date_1": "",
+        },
+    )
+    api_key = APIKey.objects.get(name="orders")
+    assert api_key.scopes == ["orders:read", "orders:write"]
+    page = admin_client.get(change_url(api_key)).content.decode()
+    assert 'value="orders:read orders:write"' in page
+
+
+def test_scopes_are_edited_on_the_change_form(admin_client):
+    api_key, key = APIKey.objects.create_key(name="orders", scopes=["orders:read"])
+    response = admin_client.post(
+        change_url(api_key),
+        {"name": "orders", "scopes": "b,a", "expiry_date_0": "", "expiry_date_1": ""},
+    )
+    assert response.status_code == 302
+    api_key.refresh_from_db()
+    assert api_key.scopes == ["a", "b"]
+    assert APIKey.objects.is_valid(key)
+
+
+def test_malformed_scopes_are_refused_with_a_message(admin_client):
+    response = admin_client.post(
+        ADD_URL,
+        {"name": "orders", "scopes": "orders:read Orders/Write", "expiry_date_0": ""},
+    )
+    assert response.status_code == 200
+    assert "Not a valid scope: &#x27;Orders/Write&#x27;" in response.content.decode()
+    assert not APIKey.objects.exists()
+
+
+def revoke_selected(admin_client, api_keys, confirmed):
+    data = {"action": "revoke_selected", ACTION_CHECKBOX_NAME: [key.pk for key in api_keys]}
+    if confirmed:
+        data["post"] = "yes"
+    return admin_client.post(LIST_URL, data)
+
+
+def test_revoke_action_asks_first_and_revokes_nothing_yet(admin_client):
+    first, _ = APIKey.objects.create_key(name="first")
+    gone, _ = APIKey.objects.create_key(name="gone")
+    gone.revoke()
+    response = revoke_selected(admin_client, [first, gone], confirmed=False)
+    assert response.status_code == 200
+    assert response.context["to_revoke"] == [first]
+    assert response.context["already_revoked"] == [gone]
+    page = response.content.decode()
+    assert first.lookup_id in page
+    assert 'name="post" value="yes"' in page
+    assert not APIKey.objects.get(pk=first.pk).revoked
+
+
+def test_revoke_action_revokes_the_selected_keys_once_confirmed(admin_client, api_client):
+    first, first_key = APIKey.objects.create_key(name="first")
+    second, second_key = APIKey.objects.create_key(name="second")
+    _, kept_key = APIKey.objects.create_key(name="kept")
+    response = revoke_selected(admin_client, [first, second], confirmed=True)
+    assert response.status_code == 302
+    assert set(APIKey.objects.filter(revoked=True)) == {first, second}
+    for key, status in ((first_key, 401), (second_key, 401), (kept_key, 200)):
+        response = api_client.get("/api/v1/whoami/", HTTP_AUTHORIZATION=f"Api-Key {key}")
+        assert response.status_code == status
+    messages = [str(message) for message in admin_client.get(LIST_URL).context["messages"]]
+    assert messages == ["Revoked 2 API key(s)."]
+
+
+def test_revoke_action_needs_the_change_permission(client):
+    viewer = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_apikey"))
+    client.force_login(viewer)
+    api_key, _ = APIKey.objects.create_key(name="first")
+    revoke_selected(client, [api_key], confirmed=True)
+    assert not APIKey.objects.get(pk=api_key.pk).revoked
+
+
+def rotate_in_admin(admin_client, api_key, grace="1h"):
+    response = admin_client.post(rotate_url(api_key), {"grace": grace})
+    assert response.status_code == 200, response.content
+    key = response.context["key"]
+    return response, APIKey.objects.get_from_key(key), key
+
+
+def test_rotation_shows_the_new_key_once_on_the_key_created_page(admin_client, api_client):
+    old, old_key = APIKey.objects.create_key(name="partner", scopes=["orders:read"])
+    response, new, key = rotate_in_admin(admin_client, old, grace="1h")
+    assert "api_keys/admin/key_created.html" in [template.name for template in response.templates]
+    page = response.content.decode()
+    assert key in page
+    assert old.lookup_id in page
+    assert f'data-location="{change_url(new)}"' in page
+    assert "no-store" in response["Cache-Control"]
+    assert (new.name, new.scopes, new.rotated_from) == ("partner", ["orders:read"], old)
+    old.refresh_from_db()
+    assert abs(old.expiry_date - (timezone.now() + timedelta(hours=1))) < timedelta(minutes=1)
+    for presented in (old_key, key):
+        answer = api_client.get("/api/v1/whoami/", HTTP_AUTHORIZATION=f"Api-Key {presented}")
+        assert answer.status_code == 200
+
+    for url in (change_url(new), change_url(old), LIST_URL, rotate_url(new)):
+        assert key not in admin_client.get(url).content.decode()
+
+
+def test_rotated_key_goes_into_no_cookie_and_no_message(admin_client):
+    old, _ = APIKey.objects.create_key(name="partner")
+    response, _, key = rotate_in_admin(admin_client, old)
+    for cookie in response.cookies.values():
+        assert key not in cookie.value
+    for cookie in admin_client.cookies.values():
+        assert key not in cookie.value
+    assert list(response.context["messages"]) == []
+
+
+def test_rotate_page_asks_for_the_grace_period_and_changes_nothing(admin_client):
+    old, _ = APIKey.objects.create_key(name="partner")
+    page = admin_client.get(rotate_url(old)).content.decode()
+    assert 'name="grace"' in page
+    assert 'value="24h" selected' in page
+    assert list(APIKey.objects.all()) == [old]
+    assert APIKey.objects.get().expiry_date is None
+
+
+def test_rotate_page_refuses_a_grace_period_it_does_not_offer(admin_client):
+    old, _ = APIKey.objects.create_key(name="partner")
+    response = admin_client.post(rotate_url(old), {"grace": "-1h"})
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert list(APIKey.objects.all()) == [old]
+
+
+def test_change_page_offers_rotation_except_for_a_revoked_key(admin_client):
+    api_key, _ = APIKey.objects.create_key(name="partner")
+    assert rotate_url(api_key) in admin_client.get(change_url(api_key)).content.decode()
+    api_key.revoke()
+    assert rotate_url(api_key) not in admin_client.get(change_url(api_key)).content.decode()
+
+
+def test_a_revoked_key_is_not_rotated_in_the_admin(admin_client):
+    api_key, _ = APIKey.objects.create_key(name="partner")
+    api_key.revoke()
+    response = admin_client.post(rotate_url(api_key), {"grace": "1h"}, follow=True)
+    assert response.redirect_chain == [(change_url(api_key), 302)]
+    messages = [str(message) for message in response.context["messages"]]
+    assert messages == ["A revoked API key cannot be rotated; create a new key instead."]
+    assert APIKey.objects.count() == 1
+
+
+def test_change_pages_link_a_key_and_the_key_it_replaced(admin_client):
+    old, _ = APIKey.objects.create_key(name="partner")
+    _, new, _ = rotate_in_admin(admin_client, old)
+    old_page = admin_client.get(change_url(old)).content.decode()
+    new_page = admin_client.get(change_url(new)).content.decode()
+    assert f'<a href="{change_url(new)}">partner ({new.lookup_id})</a>' in old_page
+    assert f'<a href="{change_url(old)}">partner ({old.lookup_id})</a>' in new_page
+    assert "Replaced by" in old_page
+    assert "Replaces" in new_page
+
+
+def test_rotating_needs_the_add_permission_too(staff_client):
+    api_key, _ = APIKey.objects.create_key(name="partner")
+    assert rotate_url(api_key) not in staff_client.get(change_url(api_key)).content.decode()
+    assert staff_client.get(rotate_url(api_key)).status_code == 403
+    assert staff_client.post(rotate_url(api_key), {"grace": "1h"}).status_code == 403
+    assert APIKey.objects.count() == 1

@@ -1,33 +1,12 @@
 import argparse
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from ...models import APIKey
-
-DURATION = re.compile(r"(\d+)([dhm])")
-DURATION_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
-
-
-def parse_expiry(value: str) -> datetime:
-    """A future time from a duration (90d, 12h, 30m), a date or an ISO 8601 date and time."""
-    if match := DURATION.fullmatch(value):
-        return timezone.now() + timedelta(**{DURATION_UNITS[match[2]]: int(match[1])})
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a duration (90d, 12h, 30m), a date (2030-01-31) "
-            "or a date and time (2030-01-31T12:00:00+00:00)"
-        ) from None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    if moment <= timezone.now():
-        raise argparse.ArgumentTypeError(f"{value!r} is in the past")
-    return moment
+from ...scopes import SCOPE_RULE, normalize_scopes
+from ..durations import parse_expiry
 
 
 class Command(BaseCommand):
@@ -41,16 +20,36 @@ class Command(BaseCommand):
             metavar="WHEN",
             help="a duration (90d, 12h, 30m), a date or an ISO 8601 date and time; default: never",
         )
+        parser.add_argument(
+            "--scope",
+            action="append",
+            dest="scopes",
+            default=[],
+            metavar="SCOPE",
+            help=f"a scope the key is granted; repeat for more ({SCOPE_RULE})",
+        )
 
-    def handle(self, *args: Any, name: str, expires: datetime | None, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        name: str,
+        expires: datetime | None,
+        scopes: list[str],
+        **options: Any,
+    ) -> None:
         name = name.strip()
         max_length = APIKey._meta.get_field("name").max_length
         if not name or len(name) > max_length:
             raise CommandError(f"--name must be 1 to {max_length} characters long.")
-        api_key, key = APIKey.objects.create_key(name=name, expiry_date=expires)
+        try:
+            scopes = normalize_scopes(scopes)
+        except ValueError as error:
+            raise CommandError(f"--scope: {error}") from None
+        api_key, key = APIKey.objects.create_key(name=name, expiry_date=expires, scopes=scopes)
         expiry = f"expires {api_key.expiry_date.isoformat()}" if expires else "does not expire"
         self.stderr.write(
-            f'Created API key "{api_key.name}" (lookup id {api_key.lookup_id}, {expiry}). '
+            f'Created API key "{api_key.name}" (lookup id {api_key.lookup_id}, '
+            f"scopes: {' '.join(scopes) or 'none'}, {expiry}). "
             "Store it now: it cannot be shown again."
         )
         self.stdout.write(key)

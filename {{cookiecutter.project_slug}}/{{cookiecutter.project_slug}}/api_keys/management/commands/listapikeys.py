@@ -21,6 +21,8 @@ def describe(api_key: AbstractAPIKey) -> dict[str, Any]:
         "status": status,
         "created": api_key.created.isoformat(),
         "expires": api_key.expiry_date.isoformat() if api_key.expiry_date else None,
+        "scopes": list(api_key.scopes),
+        "last_used": api_key.last_used_at.isoformat() if api_key.last_used_at else None,
     }
 
 
@@ -38,8 +40,9 @@ class Command(BaseCommand):
         if not rows:
             self.stdout.write("No API keys yet; create one with createapikey --name NAME.")
             return
-        columns = ("lookup_id", "name", "status", "created", "expires")
-        table = [columns] + [tuple(str(row[column] or "-") for column in columns) for row in rows]
+        columns = ("lookup_id", "name", "status", "scopes", "created", "expires", "last_used")
+        shown = [{**row, "scopes": ",".join(row["scopes"])} for row in rows]
+        table = [columns] + [tuple(str(row[column] or "-") for column in columns) for row in shown]
         widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
         for line in table:
             cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))

@@ -1,9 +1,9 @@
 import argparse
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from ...models import APIKey
+from ..lookup import get_key_or_fail
 
 
 class Command(BaseCommand):
@@ -13,12 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("lookup_id", help="the key's lookup id, as listapikeys shows it")
 
     def handle(self, *args: Any, lookup_id: str, **options: Any) -> None:
-        try:
-            api_key = APIKey.objects.get(lookup_id=lookup_id)
-        except APIKey.DoesNotExist:
-            raise CommandError(
-                f"No API key has the lookup id {lookup_id!r}; listapikeys shows them."
-            ) from None
+        api_key = get_key_or_fail(lookup_id)
         if api_key.revoked:
             self.stdout.write(f'API key "{api_key.name}" ({lookup_id}) was already revoked.')
             return

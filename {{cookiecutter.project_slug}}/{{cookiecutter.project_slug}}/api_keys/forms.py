@@ -1,0 +1,60 @@
+"""Admin forms: scopes typed as text, and the choice of a rotation's grace period."""
+
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .management.durations import parse_duration
+from .scopes import SCOPE_RULE, parse_scopes
+
+
+class ScopesField(forms.CharField):
+    """Scopes typed as text, separated by spaces or commas; cleaned to a sorted list."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"class": "vTextField"}))
+        kwargs.setdefault(
+            "help_text",
+            "What the key may do: views list the scopes they require. "
+            f"Separate them with spaces or commas; {SCOPE_RULE}.",
+        )
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return " ".join(value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:
+        try:
+            return parse_scopes(super().to_python(value))
+        except ValueError as error:
+            raise ValidationError(str(error), code="invalid_scope") from None
+
+
+class APIKeyAdminForm(forms.ModelForm):
+    """The add and change form of a key: the model's fields, with scopes as text."""
+
+    scopes = ScopesField()
+
+
+class RotateForm(forms.Form):
+    """How long the key being replaced keeps working."""
+
+    grace = forms.ChoiceField(
+        label="The old key stops working",
+        choices=[
+            ("0m", "at once"),
+            ("1h", "in 1 hour"),
+            ("24h", "in 24 hours"),
+            ("7d", "in 7 days"),
+            ("30d", "in 30 days"),
+        ],
+        initial="24h",
+    )
+
+    def clean_grace(self) -> timedelta:
+        return parse_duration(self.cleaned_data["grace"])

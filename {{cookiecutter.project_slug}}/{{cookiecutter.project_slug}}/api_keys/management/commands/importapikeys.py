@@ -1,0 +1,101 @@
+import argparse
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from ...models import APIKey
+
+DEFAULT_TABLE = "rest_framework_api_key_apikey"
+# The columns read from djangorestframework-api-key's table (its `id` is not needed).
+COLUMNS = ("prefix", "name", "created", "revoked", "expiry_date", "hashed_key")
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """A timestamp read by a raw query, made aware the way Django stored it (UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text, value = value, parse_datetime(value)
+        if value is None:
+            raise CommandError(f"Cannot read {text!r} in the table as a date and time.")
+    if settings.USE_TZ and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value
+
+
+class Command(BaseCommand):
+    help = (
+        "Copy the API keys of djangorestframework-api-key from its table in this database, so "
+        "that their clients keep using them. Keys whose lookup id exists here are skipped, so "
+        "running it again is safe."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--table",
+            default=DEFAULT_TABLE,
+            metavar="NAME",
+            help=f"the table to read; default: {DEFAULT_TABLE}",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="say what would be imported; write nothing"
+        )
+
+    def handle(self, *args: Any, table: str, dry_run: bool, **options: Any) -> None:
+        rows = self.read_rows(table)
+        existing = set(APIKey.objects.values_list("lookup_id", flat=True))
+        new_rows = [row for row in rows if row["prefix"] not in existing]
+        skipped = len(rows) - len(new_rows)
+        if dry_run:
+            self.stdout.write(
+                f"Dry run: would import {len(new_rows)} API key(s) from {table} and skip "
+                f"{skipped} whose lookup id exists already. Nothing was written."
+            )
+            return
+        with transaction.atomic():
+            for row in new_rows:
+                self.import_row(row)
+        self.stdout.write(
+            f"Imported {len(new_rows)} API key(s) from {table}; skipped {skipped} whose lookup "
+            "id exists already."
+        )
+
+    def read_rows(self, table: str) -> list[dict[str, Any]]:
+        """Every key row of `table`, oldest first, as a dict of COLUMNS."""
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            if table not in connection.introspection.table_names(cursor):
+                raise CommandError(
+                    f"There is no table {table!r} in the database. Run this command with the "
+                    "database that djangorestframework-api-key used, or name its table with "
+                    "--table NAME."
+                )
+            description = connection.introspection.get_table_description(cursor, table)
+            if missing := sorted(set(COLUMNS) - {column.name for column in description}):
+                raise CommandError(
+                    f"The table {table!r} lacks the column(s) {', '.join(missing)}: it does "
+                    "not hold keys of djangorestframework-api-key 1.4 or later."
+                )
+            columns = ", ".join(quote(column) for column in COLUMNS)
+            # The table name is one the database listed above, and quoted.
+            cursor.execute(f"SELECT {columns} FROM {quote(table)} ORDER BY {quote('created')}")  # noqa: S608
+            return [dict(zip(COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+
+    def import_row(self, row: dict[str, Any]) -> None:
+        """Save one row as an APIKey; extend it to fill the fields a custom key model adds."""
+        # The hash is kept as it is: keys.py verifies it, and replaces a slow one on first use.
+        api_key = APIKey(
+            lookup_id=row["prefix"],
+            name=row["name"],
+            hashed_key=row["hashed_key"],
+            revoked=bool(row["revoked"]),
+            expiry_date=as_datetime(row["expiry_date"]),
+        )
+        api_key.save()
+        # `created` is set to now on the first save; put the original time back.
+        APIKey.objects.filter(pk=api_key.pk).update(created=as_datetime(row["created"]))

@@ -1,0 +1,39 @@
+import argparse
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ..durations import parse_duration
+from ..lookup import get_key_or_fail
+
+
+class Command(BaseCommand):
+    help = (
+        "Replace an API key with a new one (same name and scopes) and print the new key. "
+        "The old key keeps working for the grace period, then expires."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("lookup_id", help="the old key's lookup id, as listapikeys shows it")
+        parser.add_argument(
+            "--grace",
+            type=parse_duration,
+            default=timedelta(hours=24),
+            metavar="DURATION",
+            help="how long the old key keeps working: 90d, 12h, 30m, 0m for not at all; "
+            "default: 24h (an earlier expiry of the old key is kept)",
+        )
+
+    def handle(self, *args: Any, lookup_id: str, grace: timedelta, **options: Any) -> None:
+        old = get_key_or_fail(lookup_id)
+        try:
+            new, key = old.rotate(grace=grace)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        self.stderr.write(
+            f'Rotated API key "{new.name}": the new key has lookup id {new.lookup_id}; '
+            f"the old one ({old.lookup_id}) stops working at {old.expiry_date.isoformat()}. "
+            "Store the new key now: it cannot be shown again."
+        )
+        self.stdout.write(key)

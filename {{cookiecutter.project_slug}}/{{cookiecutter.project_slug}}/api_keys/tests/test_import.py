@@ -1,0 +1,187 @@
+"""importapikeys: keys of djangorestframework-api-key move over and keep working."""
+
+import hashlib
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.core.management import CommandError, call_command
+from django.db import connection, models
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+
+from ..models import APIKey
+
+pytestmark = pytest.mark.django_db
+LEGACY_TABLE = "rest_framework_api_key_apikey"
+WHOAMI = "/api/v1/whoami/"
+
+
+def sha512_hash(key):
+    """How djangorestframework-api-key 3.x hashes a key."""
+    return "sha512$$" + hashlib.sha512(key.encode()).hexdigest()
+
+
+def create_legacy_table(table=LEGACY_TABLE):
+    """The table djangorestframework-api-key's migrations leave, column for column."""
+    quote = connection.ops.quote_name
+
+    def varchar(max_length):
+        return models.CharField(max_length=max_length).db_type(connection)
+
+    timestamp = models.DateTimeField().db_type(connection)
+    columns = [
+        f"{quote('id')} {varchar(150)} NOT NULL PRIMARY KEY",
+        f"{quote('created')} {timestamp} NOT NULL",
+        f"{quote('name')} {varchar(50)} NOT NULL",
+        f"{quote('revoked')} {models.BooleanField().db_type(connection)} NOT NULL",
+        f"{quote('expiry_date')} {timestamp} NULL",
+        f"{quote('hashed_key')} {varchar(150)} NOT NULL",
+        f"{quote('prefix')} {varchar(8)} NOT NULL UNIQUE",
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {quote(table)} ({', '.join(columns)})")
+
+
+def insert_legacy_key(
+    name, hash_key=sha512_hash, *, revoked=False, expiry_date=None, created=None, table=LEGACY_TABLE
+):
+    """A row as djangorestframework-api-key writes it; returns (prefix, full key)."""
+    prefix, secret = get_random_string(8), get_random_string(32)
+    key = f"{prefix}.{secret}"
+    hashed_key = hash_key(key)
+    created = created or timezone.now() - timedelta(days=400)
+    to_db = connection.ops.adapt_datetimefield_value
+    quote = connection.ops.quote_name
+    columns = ", ".join(
+        quote(column)
+        for column in ("id", "created", "name", "revoked", "expiry_date", "hashed_key", "prefix")
+    )
+    values = [
+        f"{prefix}.{hashed_key}"[:150],
+        to_db(created),
+        name,
+        revoked,
+        to_db(expiry_date),
+        hashed_key,
+        prefix,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(table)} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+            values,
+        )
+    return prefix, key
+
+
+def run(*args):
+    stdout = StringIO()
+    call_command("importapikeys", *args, stdout=stdout, stderr=StringIO())
+    return stdout.getvalue()
+
+
+def whoami(api_client, key):
+    return api_client.get(WHOAMI, HTTP_AUTHORIZATION=f"Api-Key {key}")
+
+
+@pytest.fixture
+def legacy_table():
+    create_legacy_table()
+    return LEGACY_TABLE
+
+
+def test_imported_keys_authenticate_as_they_are(api_client, legacy_table):
+    created = timezone.now() - timedelta(days=500)
+    expiry = timezone.now() + timedelta(days=30)
+    fast_prefix, fast_key = insert_legacy_key("billing", created=created, expiry_date=expiry)
+    slow_prefix, slow_key = insert_legacy_key("reports", make_password)
+    assert "Imported 2 API key(s)" in run()
+    for key, prefix, name in (
+        (fast_key, fast_prefix, "billing"),
+        (slow_key, slow_prefix, "reports"),
+    ):
+        response = whoami(api_client, key)
+        assert response.status_code == 200, response.content
+        assert response.json()["lookup_id"] == prefix
+        assert response.json()["name"] == name
+    billing = APIKey.objects.get(lookup_id=fast_prefix)
+    assert abs(billing.created - created) < timedelta(seconds=1)
+    assert abs(billing.expiry_date - expiry) < timedelta(seconds=1)
+    assert billing.hashed_key.startswith("sha256$")
+
+
+def test_a_password_hasher_hash_is_kept_then_replaced_on_first_use(api_client, legacy_table):
+    prefix, key = insert_legacy_key("reports", make_password)
+    run()
+    imported = APIKey.objects.get(lookup_id=prefix)
+    assert not imported.hashed_key.startswith("sha256$")
+    assert whoami(api_client, key).status_code == 200
+    imported.refresh_from_db()
+    assert imported.hashed_key.startswith("sha256$")
+    assert whoami(api_client, key).status_code == 200
+    assert whoami(api_client, f"{prefix}.{'x' * 32}").status_code == 401
+
+
+def test_revoked_and_expired_keys_stay_refused(api_client, legacy_table):
+    _, revoked_key = insert_legacy_key("old partner", revoked=True)
+    past = timezone.now() - timedelta(days=1)
+    _, expired_key = insert_legacy_key("trial", expiry_date=past)
+    run()
+    assert whoami(api_client, revoked_key).json()["error"]["code"] == "invalid_api_key"
+    assert whoami(api_client, expired_key).json()["error"]["code"] == "expired_api_key"
+    assert APIKey.objects.get(name="old partner").revoked
+
+
+def test_running_it_again_imports_nothing_twice(legacy_table):
+    insert_legacy_key("billing")
+    insert_legacy_key("reports")
+    run()
+    output = run()
+    assert "Imported 0 API key(s)" in output
+    assert "skipped 2" in output
+    assert APIKey.objects.count() == 2
+
+
+def test_a_key_whose_lookup_id_exists_is_skipped_and_left_alone(legacy_table):
+    prefix, _ = insert_legacy_key("legacy")
+    insert_legacy_key("other")
+    existing, _ = APIKey.objects.create_key(name="already here")
+    APIKey.objects.filter(pk=existing.pk).update(lookup_id=prefix)
+    output = run()
+    assert "Imported 1 API key(s)" in output
+    assert "skipped 1" in output
+    assert APIKey.objects.get(lookup_id=prefix).name == "already here"
+
+
+def test_dry_run_says_what_it_would_do_and_writes_nothing(legacy_table):
+    insert_legacy_key("billing")
+    insert_legacy_key("reports")
+    output = run("--dry-run")
+    assert "would import 2 API key(s)" in output
+    assert "Nothing was written" in output
+    assert not APIKey.objects.exists()
+
+
+def test_another_table_is_read_with_table(api_client):
+    create_legacy_table("partners_partnerapikey")
+    _, key = insert_legacy_key("org key", table="partners_partnerapikey")
+    assert "Imported 1 API key(s) from partners_partnerapikey" in run(
+        "--table", "partners_partnerapikey"
+    )
+    assert whoami(api_client, key).status_code == 200
+
+
+def test_a_missing_table_is_a_clear_error():
+    with pytest.raises(CommandError, match="There is no table 'rest_framework_api_key_apikey'"):
+        run()
+    with pytest.raises(CommandError, match="--table NAME"):
+        run("--table", "nope")
+
+
+def test_a_table_of_another_shape_is_refused_by_column():
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE legacy_keys (id integer PRIMARY KEY, name varchar(50))")
+    with pytest.raises(CommandError, match="lacks the column"):
+        run("--table", "legacy_keys")
+    assert not APIKey.objects.exists()

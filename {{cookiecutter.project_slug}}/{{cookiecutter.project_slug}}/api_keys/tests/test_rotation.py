@@ -1,0 +1,126 @@
+"""Rotation: a new key replaces an old one, which keeps working for a grace period."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from ..models import APIKey
+
+pytestmark = pytest.mark.django_db
+WHOAMI = "/api/v1/whoami/"
+
+
+def status_with(api_client, key):
+    return api_client.get(WHOAMI, HTTP_AUTHORIZATION=f"Api-Key {key}").status_code
+
+
+def test_rotation_issues_a_key_with_the_same_name_scopes_and_rate(api_client):
+    old, old_key = APIKey.objects.create_key(
+        name="billing", scopes=["orders:read"], throttle_rate="10/min"
+    )
+    new, new_key = old.rotate(grace=timedelta(hours=1))
+    stored = APIKey.objects.get(pk=new.pk)
+    assert (stored.name, stored.scopes, stored.throttle_rate) == (
+        "billing",
+        ["orders:read"],
+        "10/min",
+    )
+    assert stored.rotated_from == old
+    assert list(old.rotated_to.all()) == [stored]
+    assert new_key != old_key
+    assert stored.lookup_id != old.lookup_id
+    assert stored.expiry_date is None
+    assert not stored.revoked
+    assert api_client.get(WHOAMI, HTTP_AUTHORIZATION=f"Api-Key {new_key}").json()["lookup_id"] == (
+        stored.lookup_id
+    )
+
+
+def test_old_key_works_through_the_grace_period_then_gets_401(api_client):
+    old, old_key = APIKey.objects.create_key(name="billing")
+    _, new_key = old.rotate(grace=timedelta(hours=24))
+    ends = APIKey.objects.get(pk=old.pk).expiry_date
+    assert abs(ends - (timezone.now() + timedelta(hours=24))) < timedelta(minutes=1)
+    assert status_with(api_client, old_key) == 200
+    with mock.patch("django.utils.timezone.now", return_value=ends + timedelta(seconds=1)):
+        response = api_client.get(WHOAMI, HTTP_AUTHORIZATION=f"Api-Key {old_key}")
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "expired_api_key"
+        assert status_with(api_client, new_key) == 200
+
+
+def test_no_grace_stops_the_old_key_at_once(api_client):
+    old, old_key = APIKey.objects.create_key(name="billing")
+    _, new_key = old.rotate(grace=timedelta(0))
+    assert status_with(api_client, old_key) == 401
+    assert status_with(api_client, new_key) == 200
+
+
+def test_an_earlier_expiry_of_the_old_key_is_kept():
+    soon = timezone.now() + timedelta(hours=1)
+    old, _ = APIKey.objects.create_key(name="billing", expiry_date=soon)
+    old.rotate(grace=timedelta(days=7))
+    assert APIKey.objects.get(pk=old.pk).expiry_date == soon
+    assert old.expiry_date == soon
+
+
+def test_a_later_expiry_of_the_old_key_is_brought_forward():
+    old, _ = APIKey.objects.create_key(
+        name="billing", expiry_date=timezone.now() + timedelta(days=90)
+    )
+    old.rotate(grace=timedelta(hours=1))
+    ends = APIKey.objects.get(pk=old.pk).expiry_date
+    assert ends < timezone.now() + timedelta(hours=2)
+    assert old.expiry_date == ends
+
+
+def test_a_revoked_key_cannot_be_rotated():
+    old, _ = APIKey.objects.create_key(name="billing")
+    old.revoke()
+    with pytest.raises(ValueError, match="A revoked API key cannot be rotated"):
+        old.rotate(grace=timedelta(hours=1))
+    assert APIKey.objects.count() == 1
+
+
+def test_a_key_revoked_after_it_was_loaded_cannot_be_rotated():
+    old, _ = APIKey.objects.create_key(name="billing")
+    stale = APIKey.objects.get(pk=old.pk)
+    old.revoke()
+    with pytest.raises(ValueError, match="revoked"):
+        stale.rotate(grace=timedelta(hours=1))
+    assert APIKey.objects.count() == 1
+
+
+def test_a_negative_grace_is_refused():
+    old, _ = APIKey.objects.create_key(name="billing")
+    with pytest.raises(ValueError, match="grace"):
+        old.rotate(grace=timedelta(hours=-1))
+    assert APIKey.objects.count() == 1
+
+
+def test_a_rotation_that_fails_half_way_leaves_no_new_key():
+    old, old_key = APIKey.objects.create_key(name="billing")
+    save = APIKey.save
+
+    def fail_on_the_expiry_update(self, *args, **kwargs):
+        if kwargs.get("update_fields") == ["expiry_date"]:
+            raise RuntimeError("database went away")
+        save(self, *args, **kwargs)
+
+    with (
+        mock.patch.object(APIKey, "save", fail_on_the_expiry_update),
+        pytest.raises(RuntimeError),
+    ):
+        old.rotate(grace=timedelta(hours=1))
+    assert list(APIKey.objects.all()) == [old]
+    assert APIKey.objects.get(pk=old.pk).expiry_date is None
+    assert APIKey.objects.is_valid(old_key)
+
+
+def test_a_replaced_key_can_be_rotated_again_and_both_successors_are_linked():
+    old, _ = APIKey.objects.create_key(name="billing")
+    first, _ = old.rotate(grace=timedelta(days=1))
+    second, _ = old.rotate(grace=timedelta(days=1))
+    assert set(old.rotated_to.all()) == {first, second}
