@@ -104,6 +104,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [
         "{{ cookiecutter.project_slug }}.api_keys.permissions.HasAPIKey",
     ],
+    # Requests per key: API_KEYS["THROTTLE_RATE"], or the key's own throttle_rate.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "{{ cookiecutter.project_slug }}.api_keys.throttling.APIKeyRateThrottle",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "{{ cookiecutter.project_slug }}.api.exceptions.api_exception_handler",

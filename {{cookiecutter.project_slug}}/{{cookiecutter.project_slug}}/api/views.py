@@ -27,10 +27,11 @@ class WhoAmIView(APIView):
 
 
 class HealthView(APIView):
-    """GET: 200 while the process serves requests. Open: no key, no database."""
+    """GET: 200 while the process serves requests. Open: no key, no database, no cache."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_classes = []
 
     def get(self, request: Request) -> Response:
         return Response({"status": "ok"})

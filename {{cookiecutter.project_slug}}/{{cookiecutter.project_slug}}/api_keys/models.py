@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from .checks import RATE_PATTERN
 from .keys import (
     HASHED_KEY_MAX_LENGTH,
     LOOKUP_ID_MAX_LENGTH,
@@ -13,6 +14,17 @@ from .keys import (
     KeyGenerator,
     ParsedKey,
 )
+
+
+def validate_throttle_rate(value: str) -> None:
+    """Refuse a per-key rate that APIKeyRateThrottle could not read."""
+    if not RATE_PATTERN.fullmatch(value):
+        raise ValidationError(
+            "%(value)r is not a rate. Write requests/period, e.g. '100/min', '50/s' or "
+            "'10000/day' (period: s, min, hour or day).",
+            code="invalid",
+            params={"value": value},
+        )
 
 
 class BaseAPIKeyManager(models.Manager):
@@ -108,6 +120,7 @@ class AbstractAPIKey(models.Model):
     throttle_rate = models.CharField(
         max_length=20,
         blank=True,
+        validators=[validate_throttle_rate],
         help_text="Requests allowed, e.g. '100/min'. Empty: API_KEYS['THROTTLE_RATE'].",
     )
     last_used_at = models.DateTimeField("last used", null=True, blank=True, editable=False)
