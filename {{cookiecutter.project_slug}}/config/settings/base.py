@@ -23,6 +23,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so the duration it logs covers every other middleware.
+    "{{ cookiecutter.project_slug }}.api_keys.middleware.UsageLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "{{ cookiecutter.project_slug }}.api.middleware.NoStoreMiddleware",
