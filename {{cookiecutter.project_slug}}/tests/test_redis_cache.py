@@ -11,8 +11,23 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
 from {{ cookiecutter.project_slug }}.api_keys.models import APIKey
+from {{ cookiecutter.project_slug }}.api_keys.throttling import APIKeyRateThrottle
 
 PROJECT = Path(__file__).resolve().parent.parent
+
+
+def run_in_another_process(code: str) -> str:
+    """Run `code` in a new Python process with the test settings; return its output."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import django\ndjango.setup()\n" + code],
+        cwd=PROJECT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return result.stdout
 
 
 def test_the_cache_is_redis():
@@ -21,16 +36,8 @@ def test_the_cache_is_redis():
 
 def test_a_value_written_by_another_process_is_seen_here():
     name, value = f"shared-{uuid.uuid4().hex}", uuid.uuid4().hex
-    writer = (
-        "import django; django.setup(); from django.core.cache import cache; "
-        f"cache.set({name!r}, {value!r}, 60)"
-    )
-    subprocess.run(
-        [sys.executable, "-c", writer],
-        cwd=PROJECT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
-        check=True,
-        timeout=60,
+    run_in_another_process(
+        f"from django.core.cache import cache\ncache.set({name!r}, {value!r}, 60)\n"
     )
     assert cache.get(name) == value
     cache.delete(name)
@@ -43,17 +50,36 @@ def test_a_key_revoked_by_another_process_is_refused_here_at_once():
     # The other process revokes the key: the row changes (done here, as the test database is
     # this process's), and its save writes a new stamp to Redis (done there, for real).
     APIKey.objects.filter(pk=api_key.pk).update(revoked=True)
-    forget = (
-        "import django; django.setup(); "
-        "from {{ cookiecutter.project_slug }}.api_keys.cache import verification_cache; "
-        "from {{ cookiecutter.project_slug }}.api_keys.models import APIKey; "
-        f"verification_cache.forget(APIKey(pk={api_key.pk}))"
-    )
-    subprocess.run(
-        [sys.executable, "-c", forget],
-        cwd=PROJECT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
-        check=True,
-        timeout=60,
+    run_in_another_process(
+        "from {{ cookiecutter.project_slug }}.api_keys.cache import verification_cache\n"
+        "from {{ cookiecutter.project_slug }}.api_keys.models import APIKey\n"
+        f"verification_cache.forget(APIKey(pk={api_key.pk}))\n"
     )
     assert not APIKey.objects.is_valid(key)
+
+
+def test_a_key_s_requests_in_another_process_count_toward_its_limit(
+    keyed_client, api_key, monkeypatch
+):
+    api_key_object, _ = api_key
+    api_key_object.throttle_rate = "3/min"
+    api_key_object.save()
+    now = 1_800_000_030.0  # both processes count in the same minute
+    monkeypatch.setattr(APIKeyRateThrottle, "timer", lambda self: now)
+    output = run_in_another_process(
+        f"""
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+from {APIKeyRateThrottle.__module__} import APIKeyRateThrottle
+from {type(api_key_object).__module__} import APIKey
+
+APIKeyRateThrottle.timer = lambda self: {now!r}
+request = Request(APIRequestFactory().get("/api/v1/whoami/"))
+request.auth = APIKey(lookup_id={api_key_object.lookup_id!r}, throttle_rate="3/min")
+print([APIKeyRateThrottle().allow_request(request, None) for _ in range(2)])
+"""
+    )
+    assert output.strip() == "[True, True]"
+    # Two requests there and one here use up the key's three; alone, this process has made one.
+    assert keyed_client.get("/api/v1/whoami/").status_code == 200
+    assert keyed_client.get("/api/v1/whoami/").status_code == 429

@@ -25,6 +25,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so the duration it logs covers every other middleware.
+    "{{ cookiecutter.project_slug }}.api_keys.middleware.UsageLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "{{ cookiecutter.project_slug }}.api.middleware.NoStoreMiddleware",
@@ -106,6 +108,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [
         "{{ cookiecutter.project_slug }}.api_keys.permissions.HasAPIKey",
         "{{ cookiecutter.project_slug }}.api_keys.permissions.HasScopes",
+    ],
+    # Requests per key: API_KEYS["THROTTLE_RATE"], or the key's own throttle_rate.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "{{ cookiecutter.project_slug }}.api_keys.throttling.APIKeyRateThrottle",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],

@@ -59,10 +59,11 @@ class HealthSerializer(serializers.Serializer):
 
 
 class HealthView(GenericAPIView):
-    """GET: 200 while the process serves requests. Open: no key, no database."""
+    """GET: 200 while the process serves requests. Open: no key, no database, no cache."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_classes = []
     serializer_class = HealthSerializer
 
     def get(self, request: Request) -> Response:

@@ -10,6 +10,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from .cache import verification_cache
+from .checks import RATE_PATTERN
 from .keys import (
     HASHED_KEY_MAX_LENGTH,
     LOOKUP_ID_MAX_LENGTH,
@@ -18,6 +19,17 @@ from .keys import (
     ParsedKey,
 )
 from .settings import api_keys_settings
+
+
+def validate_throttle_rate(value: str) -> None:
+    """Refuse a per-key rate that APIKeyRateThrottle could not read."""
+    if not RATE_PATTERN.fullmatch(value):
+        raise ValidationError(
+            "%(value)r is not a rate. Write requests/period, e.g. '100/min', '50/s' or "
+            "'10000/day' (period: s, min, hour or day).",
+            code="invalid",
+            params={"value": value},
+        )
 
 
 class BaseAPIKeyManager(models.Manager):
@@ -173,6 +185,7 @@ class AbstractAPIKey(models.Model):
     throttle_rate = models.CharField(
         max_length=20,
         blank=True,
+        validators=[validate_throttle_rate],
         help_text="Requests allowed, e.g. '100/min'. Empty: API_KEYS['THROTTLE_RATE'].",
     )
     last_used_at = models.DateTimeField("last used", null=True, blank=True, editable=False)

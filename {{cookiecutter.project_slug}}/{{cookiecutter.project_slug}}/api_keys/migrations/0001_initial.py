@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from ..models import validate_throttle_rate
+
 
 class Migration(migrations.Migration):
     initial = True
@@ -67,6 +69,7 @@ class Migration(migrations.Migration):
                         blank=True,
                         help_text="Requests allowed, e.g. '100/min'. Empty: API_KEYS['THROTTLE_RATE'].",
                         max_length=20,
+                        validators=[validate_throttle_rate],
                     ),
                 ),
                 (
