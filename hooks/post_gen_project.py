@@ -19,7 +19,14 @@ OPTION_FILES = {
     ("database", "postgresql"): ["tests/test_postgresql.py"],
     ("cache", "redis"): ["tests/test_redis_cache.py"],
 }
-REQUIREMENTS = ["django", "rest_framework", "environ", "whitenoise"]
+REQUIREMENTS = [
+    "django",
+    "rest_framework",
+    "environ",
+    "whitenoise",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+]
 if DATABASE == "postgresql":
     REQUIREMENTS.append("psycopg")
 
@@ -88,9 +95,15 @@ def create_first_key() -> None:
         from {{ cookiecutter.project_slug }}.api_keys.models import APIKey
 
         _, key = APIKey.objects.create_key(name=FIRST_KEY_NAME)
+    except ImportError as error:
+        print_manual_steps(f"the Python that ran cookiecutter cannot import {error.name}.")
+        return
     except OperationalError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         print_manual_steps(f"the database could not be used ({first_line}).")
+        return
+    except Exception as error:  # any other failure: generation still succeeds, with the steps
+        print_manual_steps(f"setting up the project failed ({type(error).__name__}: {error}).")
         return
     print("The first API key is shown this once and stored only as a hash. Copy it now.")
     print(f"First API key: {key}")

@@ -7,6 +7,7 @@ import sys
 ANSWERS = {
     "project_name": {{ cookiecutter.project_name|tojson }},
     "project_slug": {{ cookiecutter.project_slug|tojson }},
+    "description": {{ cookiecutter.description|tojson }},
     "database": {{ cookiecutter.database|tojson }},
     "cache": {{ cookiecutter.cache|tojson }},
     "first_key_name": {{ cookiecutter.first_key_name|tojson }},
@@ -42,8 +43,14 @@ def find_problem(answers: dict[str, str]) -> str | None:
     name = answers["project_name"]
     if not name.strip():
         return "project_name is empty: give the project a name, e.g. 'Billing API'."
-    if any(not char.isprintable() for char in name):
-        return "project_name contains control characters: use printable text only."
+    if len(name) > 50:
+        return f"project_name is {len(name)} characters long: use 50 or fewer."
+    description = answers["description"]
+    if len(description) > 72:
+        return f"description is {len(description)} characters long: use 72 or fewer."
+    for variable in ("project_name", "description"):
+        if any(not char.isprintable() for char in answers[variable]):
+            return f"{variable} contains control characters: use printable text only."
 
     slug = answers["project_slug"]
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", slug):

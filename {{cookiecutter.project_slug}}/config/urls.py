@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
@@ -5,8 +6,8 @@ from rest_framework.permissions import AllowAny
 
 from {{ cookiecutter.project_slug }}.api.views import APIDocsView, HealthView
 
-admin.site.site_header = {{ (cookiecutter.project_name ~ " administration")|tojson }}
-admin.site.site_title = {{ cookiecutter.project_name|tojson }}
+admin.site.site_header = f"{settings.PROJECT_NAME} administration"
+admin.site.site_title = settings.PROJECT_NAME
 
 urlpatterns = [
     path("healthz/", HealthView.as_view(), name="healthz"),

@@ -7,6 +7,7 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 
+PROJECT_NAME = {{ cookiecutter.project_name|python_string }}
 DEBUG = False
 ALLOWED_HOSTS: list[str] = []
 
@@ -122,8 +123,8 @@ REST_FRAMEWORK = {
 
 # OpenAPI schema at /api/schema/; Swagger UI at /api/docs/ only where API_DOCS is on.
 SPECTACULAR_SETTINGS = {
-    "TITLE": {{ cookiecutter.project_name|tojson }},
-    "DESCRIPTION": {{ cookiecutter.description|tojson }},
+    "TITLE": PROJECT_NAME,
+    "DESCRIPTION": {{ cookiecutter.description|python_string }},
     "VERSION": "1.0.0",
     "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,

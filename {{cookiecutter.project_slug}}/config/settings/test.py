@@ -1,9 +1,10 @@
 """Settings for the test suite: fast, isolated, never reading .env."""
 
 from .base import *  # noqa: F403
-from .base import INSTALLED_APPS
 {%- if cookiecutter.cache == "redis" %}
-from .base import CACHES, env
+from .base import CACHES, INSTALLED_APPS, env
+{%- else %}
+from .base import INSTALLED_APPS
 {%- endif %}
 
 # An example of a custom key model, exercised by tests/test_custom_key_model.py.

@@ -1,0 +1,100 @@
+# make demo: bake the default project and call its API with the first key.
+# make test: the template's tests, on Python 3.11 + Django 5.2 and Python 3.13 + Django 6.1.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DELETE_ON_ERROR:
+
+# The interpreter for a Python version: the one on PATH if it runs, else pyenv's newest.
+find_python = $(shell python$(1) -c 'import sys; print(sys.executable)' 2>/dev/null \
+	|| ls -d "$$(pyenv root 2>/dev/null || echo "$$HOME/.pyenv")"/versions/$(1).*/bin/python$(1) \
+	2>/dev/null | sort -V | tail -n 1)
+PYTHON ?= python3
+PYTHON311 ?= $(call find_python,3.11)
+PYTHON313 ?= $(call find_python,3.13)
+DEMO_PORT ?= 8000
+PIP_INSTALL := -m pip install --quiet --disable-pip-version-check
+
+.PHONY: demo test
+
+# A venv is rebuilt when requirements.txt changes; the stamp file marks a finished install.
+.venv/.installed: requirements.txt
+	rm -rf .venv
+	$(PYTHON) -m venv .venv
+	.venv/bin/python $(PIP_INSTALL) -r requirements.txt
+	touch $@
+
+.venv-py311-django52/.installed: requirements.txt
+	test -n "$(PYTHON311)" || { echo "ERROR: Python 3.11 not found; set PYTHON311." >&2; exit 1; }
+	rm -rf .venv-py311-django52
+	$(PYTHON311) -m venv .venv-py311-django52
+	.venv-py311-django52/bin/python $(PIP_INSTALL) -r requirements.txt 'Django~=5.2.0'
+	touch $@
+
+.venv-py313-django61/.installed: requirements.txt
+	test -n "$(PYTHON313)" || { echo "ERROR: Python 3.13 not found; set PYTHON313." >&2; exit 1; }
+	rm -rf .venv-py313-django61
+	$(PYTHON313) -m venv .venv-py313-django61
+	.venv-py313-django61/bin/python $(PIP_INSTALL) -r requirements.txt 'Django~=6.1.0'
+	touch $@
+
+# Both environments always run; the target fails if either does.
+test: .venv-py311-django52/.installed .venv-py313-django61/.installed
+	@failed=()
+	for venv in .venv-py311-django52 .venv-py313-django61; do
+		$$venv/bin/python -c 'import django, platform, sys; print("===", sys.prefix, \
+			"Python", platform.python_version(), "Django", django.__version__)'
+		$$venv/bin/python -m pytest tests || failed+=("$$venv")
+	done
+	if (( $${#failed[@]} )); then
+		echo "FAILED in: $${failed[*]}" >&2
+		exit 1
+	fi
+
+demo: .venv/.installed
+	@rm -rf build/demo
+	mkdir -p build/demo
+	.venv/bin/cookiecutter --no-input --output-dir build/demo . | tee build/demo/bake.log
+	key=$$(sed -n 's/^First API key: //p' build/demo/bake.log)
+	test -n "$$key" || { echo "ERROR: the bake printed no first API key." >&2; exit 1; }
+	project=$$(find build/demo -mindepth 1 -maxdepth 1 -type d)
+	base=http://127.0.0.1:$(DEMO_PORT)
+	if curl --noproxy '*' -s -o /dev/null "$$base/"; then
+		echo "ERROR: port $(DEMO_PORT) is in use; run make demo DEMO_PORT=<another port>." >&2
+		exit 1
+	fi
+
+	echo "--- starting $$project on $$base"
+	(cd "$$project" && exec "$(CURDIR)/.venv/bin/python" manage.py runserver \
+		"127.0.0.1:$(DEMO_PORT)" --noreload) >build/demo/server.log 2>&1 &
+	server=$$!
+	trap 'kill $$server 2>/dev/null; wait $$server 2>/dev/null || true' EXIT
+	for _ in $$(seq 1 50); do  # up to 10 s, unless the server stops first
+		curl --noproxy '*' -fs -o /dev/null "$$base/healthz/" && break
+		kill -0 $$server 2>/dev/null || break
+		sleep 0.2
+	done
+	curl --noproxy '*' -fsS -o /dev/null "$$base/healthz/" \
+		|| { cat build/demo/server.log; echo "ERROR: the server did not start." >&2; exit 1; }
+
+	echo "--- with the key: curl -i -H 'Authorization: Api-Key $$key' $$base/api/v1/whoami/"
+	with_key=$$(curl --noproxy '*' -sS -i -H "Authorization: Api-Key $$key" "$$base/api/v1/whoami/")
+	echo "$$with_key"
+	echo
+	echo "--- without a key: curl -i $$base/api/v1/whoami/"
+	without_key=$$(curl --noproxy '*' -sS -i "$$base/api/v1/whoami/")
+	echo "$$without_key"
+	echo
+
+	status() { head -n 1 <<<"$$1" | cut -d ' ' -f 2; }
+	if [[ $$(status "$$with_key") != 200 ]]; then
+		echo "ERROR: with the key, expected 200." >&2
+		exit 1
+	fi
+	if [[ $$(status "$$without_key") != 401 ]] \
+		|| ! grep -qi '^WWW-Authenticate: Api-Key' <<<"$$without_key"; then
+		echo "ERROR: without a key, expected 401 with WWW-Authenticate: Api-Key." >&2
+		exit 1
+	fi
+	echo "--- demo passed: 200 with the key, 401 without."

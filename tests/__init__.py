@@ -1,0 +1,1 @@
+"""The template's own tests: bake it with every option and check the results."""

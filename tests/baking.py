@@ -1,0 +1,227 @@
+"""What the template tests bake, and how they run commands in a baked project.
+
+PostgreSQL and Redis come from TEMPLATE_TEST_POSTGRES_URL and TEMPLATE_TEST_REDIS_URL (.ci/run
+starts both).
+"""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from packaging.requirements import Requirement
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get(
+    "TEMPLATE_TEST_POSTGRES_URL", "postgres://postgres:postgres@127.0.0.1:5432"
+).rstrip("/")
+REDIS_URL = os.environ.get("TEMPLATE_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
+
+# Variables a developer's shell may set that would change what a baked project does.
+SCRUBBED_VARIABLES = ("DATABASE_URL", "REDIS_URL", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")
+SCRUBBED_PREFIXES = ("DJANGO_",)
+
+
+@dataclass(frozen=True)
+class Bake:
+    """One way to answer the template's questions."""
+
+    id: str
+    extra_context: dict[str, str] = field(default_factory=dict)
+    # Redis database number for the generated suite, so two suites never share keys.
+    redis_db: int = 1
+
+    @property
+    def database(self) -> str:
+        return self.extra_context.get("database", "sqlite")
+
+    @property
+    def cache(self) -> str:
+        return self.extra_context.get("cache", "locmem")
+
+
+# Every database x cache combination once; the all-defaults answers are sqlite x locmem.
+DEFAULT = Bake("default-sqlite-locmem")
+BAKES = [
+    DEFAULT,
+    # Quotes and non-ASCII text must survive rendering into Python, TOML and the hook.
+    Bake(
+        "sqlite-redis",
+        {
+            "project_name": "Ledger's Café API",
+            "description": 'Keeps "the" ledger',
+            "first_key_name": "Ledger's ops key",
+            "cache": "redis",
+        },
+        redis_db=1,
+    ),
+    Bake("postgresql-locmem", {"project_name": "Orders API", "database": "postgresql"}),
+    Bake(
+        "postgresql-redis",
+        {"project_name": "Fleet API", "database": "postgresql", "cache": "redis"},
+        redis_db=2,
+    ),
+]
+BAKES_BY_ID = {bake.id: bake for bake in BAKES}
+
+
+def clean_environment() -> dict[str, str]:
+    """os.environ without the variables that configure Django projects or pytest runs."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name not in SCRUBBED_VARIABLES and not name.startswith(SCRUBBED_PREFIXES)
+    }
+
+
+@contextlib.contextmanager
+def scrubbed_os_environ() -> Iterator[None]:
+    """Run cookiecutter, and so its hooks, with clean_environment() as os.environ."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in set(os.environ) - set(clean_environment()):
+            patch.delenv(name)
+        yield
+
+
+def server_address(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or {"redis": 6379}.get(parts.scheme, 5432)
+
+
+def is_listening(url: str) -> bool:
+    try:
+        with socket.create_connection(server_address(url), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def format_output(result: subprocess.CompletedProcess[str]) -> str:
+    return f"$ {' '.join(map(str, result.args))}  (exit {result.returncode})\n{result.stdout}"
+
+
+def read_requirements(path: Path) -> list[Requirement]:
+    """Requirement lines of a pip requirements file; comments and `-r` includes are skipped."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [Requirement(line) for line in lines if line and not line.startswith("-")]
+
+
+def assert_succeeded(result: subprocess.CompletedProcess[str]) -> None:
+    """Fail with the command and its output unless it exited 0."""
+    if result.returncode != 0:
+        pytest.fail(format_output(result), pytrace=False)
+
+
+@dataclass(repr=False)
+class BakedProject:
+    """The outcome of one bake, and how to run commands in the baked project."""
+
+    bake: Bake
+    path: Path
+    exit_code: int
+    exception: BaseException | None
+    context: dict[str, Any]
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def __repr__(self) -> str:
+        return f"<BakedProject {self.bake.id} at {self.path}>"
+
+    @property
+    def slug(self) -> str:
+        return self.context["project_slug"]
+
+    def service_urls(self) -> dict[str, str]:
+        """DATABASE_URL and REDIS_URL for the servers this project's options need."""
+        urls = {}
+        if self.bake.database == "postgresql":
+            urls["DATABASE_URL"] = f"{POSTGRES_URL}/{self.slug}"
+        if self.bake.cache == "redis":
+            urls["REDIS_URL"] = f"{REDIS_URL}/{self.bake.redis_db}"
+        return urls
+
+    def environment(self, **variables: str) -> dict[str, str]:
+        return {**clean_environment(), **self.service_urls(), **variables}
+
+    def run_python(
+        self, *args: str, timeout: float = 120, **variables: str
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `python <args>` in the project folder; stderr is merged into stdout."""
+        return subprocess.run(
+            [sys.executable, *args],
+            cwd=self.path,
+            env=self.environment(**variables),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+@contextlib.contextmanager
+def captured_output(directory: Path) -> Iterator[dict[str, str]]:
+    """Capture file descriptors 1 and 2, which the hooks (child processes) write to.
+
+    The session-scoped bakes cannot use capfd; this does the same for one bake.
+    """
+    captured: dict[str, str] = {}
+    files = {fd: (directory / f"fd{fd}.txt").open("w+", encoding="utf-8") for fd in (1, 2)}
+    saved = {fd: os.dup(fd) for fd in files}
+    try:
+        for fd, file in files.items():
+            os.dup2(file.fileno(), fd)
+        yield captured
+    finally:
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+        for fd, file in files.items():
+            file.seek(0)
+            captured["stdout" if fd == 1 else "stderr"] = file.read()
+            file.close()
+
+
+class Bakery:
+    """Bakes each Bake at most once per session."""
+
+    def __init__(self, cookies: Any, work_dir: Path, times: dict[str, float]) -> None:
+        self._cookies = cookies
+        self._work_dir = work_dir
+        self._times = times
+        self._projects: dict[str, BakedProject] = {}
+
+    def get(self, bake: Bake) -> BakedProject:
+        if bake.id not in self._projects:
+            self._projects[bake.id] = self._bake(bake)
+        return self._projects[bake.id]
+
+    def _bake(self, bake: Bake) -> BakedProject:
+        capture_dir = self._work_dir / bake.id
+        capture_dir.mkdir()
+        with scrubbed_os_environ(), captured_output(capture_dir) as output:
+            started = time.perf_counter()
+            result = self._cookies.bake(
+                extra_context=bake.extra_context, template=str(TEMPLATE_DIR)
+            )
+            seconds = time.perf_counter() - started
+        self._times[bake.id] = seconds
+        return BakedProject(
+            bake=bake,
+            path=result.project_path,
+            exit_code=result.exit_code,
+            exception=result.exception,
+            context=dict(result.context or {}),
+            stdout=output["stdout"],
+            stderr=output["stderr"],
+            seconds=seconds,
+        )

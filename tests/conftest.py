@@ -1,0 +1,129 @@
+"""Fixtures: each option combination is baked once per session and shared by every test.
+
+Without the PostgreSQL or Redis server an option needs, the tests that need it are skipped,
+except under CI (the CI variable is set), where they fail.
+"""
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cookiecutter.main import cookiecutter
+
+from tests.baking import (
+    BAKES,
+    DEFAULT,
+    TEMPLATE_DIR,
+    BakedProject,
+    Bakery,
+    is_listening,
+    scrubbed_os_environ,
+    server_address,
+)
+
+BAKE_TIMES = pytest.StashKey[dict[str, float]]()
+# Which variable of ours says where the server behind a project's variable is.
+SERVER_SETTINGS = {
+    "DATABASE_URL": "TEMPLATE_TEST_POSTGRES_URL",
+    "REDIS_URL": "TEMPLATE_TEST_REDIS_URL",
+}
+
+
+@pytest.fixture(scope="session")
+def bakery(
+    cookies_session: Any, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Bakery:
+    """Bakes on demand, once per session; records each bake's wall time for the summary."""
+    times = request.config.stash.setdefault(BAKE_TIMES, {})
+    return Bakery(cookies_session, tmp_path_factory.mktemp("bake-output"), times)
+
+
+def successful(project: BakedProject) -> BakedProject:
+    """The project, or a failure showing why baking it did not exit 0."""
+    if project.exit_code != 0:
+        pytest.fail(
+            f"Baking {project.bake.id} failed with exit code {project.exit_code}: "
+            f"{project.exception!r}\n--- hook stdout\n{project.stdout}\n"
+            f"--- hook stderr\n{project.stderr}",
+            pytrace=False,
+        )
+    return project
+
+
+@pytest.fixture(scope="session", params=BAKES, ids=lambda bake: bake.id)
+def baked(request: pytest.FixtureRequest, bakery: Bakery) -> BakedProject:
+    """Each option combination (and the all-defaults answers), baked successfully."""
+    return successful(bakery.get(request.param))
+
+
+@pytest.fixture(scope="session")
+def default_project(bakery: Bakery) -> BakedProject:
+    """The project `cookiecutter --no-input` makes."""
+    return successful(bakery.get(DEFAULT))
+
+
+@pytest.fixture
+def require_services(baked: BakedProject) -> None:
+    """Skip (or under CI, fail) when a server the project's options need is not listening."""
+    for variable, url in baked.service_urls().items():
+        if not is_listening(url):
+            host, port = server_address(url)
+            reason = (
+                f"{baked.bake.id} needs a server at {host}:{port} for {variable}; nothing "
+                f"listens there. Start it (.ci/run shows how) or set {SERVER_SETTINGS[variable]}."
+            )
+            if os.environ.get("CI"):
+                pytest.fail(reason, pytrace=False)
+            pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def cookiecutter_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A config file that keeps cookiecutter's replay files out of the home folder."""
+    folder = tmp_path_factory.mktemp("cookiecutter-config")
+    path = folder / "config.yaml"
+    settings = {
+        "cookiecutters_dir": str(folder / "cookiecutters"),
+        "replay_dir": str(folder / "replay"),
+    }
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def bake_into(cookiecutter_config: Path) -> Callable[..., Path]:
+    """Bake the defaults into a folder of our choice, as the cookiecutter command does."""
+
+    def bake(output_dir: Path, **options: Any) -> Path:
+        with scrubbed_os_environ():
+            return Path(
+                cookiecutter(
+                    str(TEMPLATE_DIR),
+                    no_input=True,
+                    output_dir=str(output_dir),
+                    config_file=str(cookiecutter_config),
+                    **options,
+                )
+            )
+
+    return bake
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Show why tests were skipped (a missing server) without asking for -rs.
+    if "s" not in config.option.reportchars and "a" not in config.option.reportchars:
+        config.option.reportchars += "s"
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    """Print how long each bake took, hooks included (timing is reported, never asserted)."""
+    times = config.stash.get(BAKE_TIMES, {})
+    if times:
+        terminalreporter.section("bake wall time (hooks included)")
+        for bake_id, seconds in times.items():
+            terminalreporter.write_line(f"{bake_id}: {seconds:.2f} s")

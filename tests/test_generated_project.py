@@ -1,0 +1,91 @@
+"""Every option combination bakes into a project that is rendered, clean, deployable and green."""
+
+import json
+import re
+import secrets
+from collections.abc import Iterator
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+
+from tests.baking import TEMPLATE_DIR, BakedProject, assert_succeeded, format_output
+
+TEMPLATE_TAG = re.compile(r"\{\{|\{%|\{#")
+# Files the template copies without rendering (Django templates keep their own tags).
+COPIED_AS_IS = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["_copy_without_render"]
+
+
+def text_files(project: BakedProject) -> Iterator[tuple[Path, str]]:
+    """(relative path, text) for every file that decodes as UTF-8 and has no NUL byte."""
+    for path in sorted(project.path.rglob("*")):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if b"\0" in data:
+            continue
+        try:
+            yield path.relative_to(project.path), data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+
+
+def test_project_folder_is_named_after_the_slug(baked: BakedProject) -> None:
+    assert baked.path.name == baked.slug
+    assert (baked.path / baked.slug / "api_keys" / "models.py").is_file()
+
+
+def test_no_template_tag_is_left_unrendered(baked: BakedProject) -> None:
+    leaks = []
+    for relative, text in text_files(baked):
+        template_path = f"{baked.slug}/{relative.as_posix()}"
+        if any(fnmatch(template_path, pattern) for pattern in COPIED_AS_IS):
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            if TEMPLATE_TAG.search(line):
+                leaks.append(f"{relative}:{number}: {line.strip()}")
+    assert not leaks, "Unrendered template tags:\n" + "\n".join(leaks)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("check", "--no-cache", "."), ("format", "--check", "--no-cache", ".")],
+    ids=["check", "format"],
+)
+def test_ruff_is_clean(baked: BakedProject, command: tuple[str, ...]) -> None:
+    assert_succeeded(baked.run_python("-m", "ruff", *command))
+
+
+def test_production_settings_pass_check_deploy(baked: BakedProject) -> None:
+    result = baked.run_python(
+        "manage.py",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(45),  # 60 characters
+        DJANGO_ALLOWED_HOSTS="api.example.com",
+    )
+    assert_succeeded(result)
+    assert "System check identified no issues (0 silenced)." in result.stdout, format_output(result)
+
+
+# The test settings add the suite's example apps, whose migrations must be current too.
+@pytest.mark.parametrize("settings", ["config.settings.local", "config.settings.test"])
+def test_migrations_match_the_models(baked: BakedProject, settings: str) -> None:
+    assert_succeeded(
+        baked.run_python(
+            "manage.py", "makemigrations", "--check", "--dry-run", DJANGO_SETTINGS_MODULE=settings
+        )
+    )
+
+
+@pytest.mark.usefixtures("require_services")
+def test_generated_test_suite_passes(baked: BakedProject) -> None:
+    result = baked.run_python("-m", "pytest", "-q", timeout=600)
+    if result.returncode == 5:
+        pytest.fail(
+            "The generated suite collected no tests.\n" + format_output(result), pytrace=False
+        )
+    assert_succeeded(result)
