@@ -5,7 +5,7 @@ except under CI (the CI variable is set), where they fail.
 """
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from tests.baking import (
     scrubbed_os_environ,
     server_address,
 )
+from tests.servers import runserver
 
 BAKE_TIMES = pytest.StashKey[dict[str, float]]()
 # Which variable of ours says where the server behind a project's variable is.
@@ -63,6 +64,15 @@ def baked(request: pytest.FixtureRequest, bakery: Bakery) -> BakedProject:
 def default_project(bakery: Bakery) -> BakedProject:
     """The project `cookiecutter --no-input` makes."""
     return successful(bakery.get(DEFAULT))
+
+
+@pytest.fixture(scope="module")
+def server(
+    default_project: BakedProject, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The default project under `manage.py runserver`, one per test module; its base URL."""
+    with runserver(default_project, tmp_path_factory.mktemp("runserver") / "runserver.log") as url:
+        yield url
 
 
 @pytest.fixture
