@@ -4,7 +4,6 @@ Without the PostgreSQL or Redis server an option needs, the tests that need it a
 except under CI (the CI variable is set), where they fail.
 """
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from tests.baking import (
     is_listening,
     scrubbed_os_environ,
     server_address,
+    unavailable,
 )
 from tests.servers import runserver
 
@@ -81,13 +81,10 @@ def require_services(baked: BakedProject) -> None:
     for variable, url in baked.service_urls().items():
         if not is_listening(url):
             host, port = server_address(url)
-            reason = (
+            unavailable(
                 f"{baked.bake.id} needs a server at {host}:{port} for {variable}; nothing "
                 f"listens there. Start it (.ci/run shows how) or set {SERVER_SETTINGS[variable]}."
             )
-            if os.environ.get("CI"):
-                pytest.fail(reason, pytrace=False)
-            pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
