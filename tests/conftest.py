@@ -1,10 +1,12 @@
 """Fixtures: each option combination is baked once per session and shared by every test.
 
-Without the PostgreSQL or Redis server an option needs, the tests that need it are skipped,
-except under CI (the CI variable is set), where they fail.
+Without the PostgreSQL or Redis server an option needs (or the browser the admin test drives),
+the tests that need it are skipped, except under CI (the CI variable is set), where they fail.
 """
 
+import platform
 from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,16 @@ def require_services(baked: BakedProject) -> None:
                 f"{baked.bake.id} needs a server at {host}:{port} for {variable}; nothing "
                 f"listens there. Start it (.ci/run shows how) or set {SERVER_SETTINGS[variable]}."
             )
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """build/test-artifacts/<Python>-<Django>/ (git-ignored): what a run leaves to look at."""
+    python = ".".join(platform.python_version_tuple()[:2])
+    django = ".".join(version("django").split(".")[:2])
+    folder = TEMPLATE_DIR / "build" / "test-artifacts" / f"py{python}-django{django}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="session")
