@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -112,6 +112,14 @@ def read_requirements(path: Path) -> list[Requirement]:
     """Requirement lines of a pip requirements file; comments and `-r` includes are skipped."""
     lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
     return [Requirement(line) for line in lines if line and not line.startswith("-")]
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the test for want of something outside Python (a server, a browser); under CI
+    (the CI variable is set), fail it instead."""
+    if os.environ.get("CI"):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
 
 
 def assert_succeeded(result: subprocess.CompletedProcess[str]) -> None:

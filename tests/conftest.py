@@ -1,11 +1,12 @@
 """Fixtures: each option combination is baked once per session and shared by every test.
 
-Without the PostgreSQL or Redis server an option needs, the tests that need it are skipped,
-except under CI (the CI variable is set), where they fail.
+Without the PostgreSQL or Redis server an option needs (or the browser the admin test drives),
+the tests that need it are skipped, except under CI (the CI variable is set), where they fail.
 """
 
-import os
-from collections.abc import Callable
+import platform
+from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ from tests.baking import (
     is_listening,
     scrubbed_os_environ,
     server_address,
+    unavailable,
 )
+from tests.servers import runserver
 
 BAKE_TIMES = pytest.StashKey[dict[str, float]]()
 # Which variable of ours says where the server behind a project's variable is.
@@ -65,19 +68,35 @@ def default_project(bakery: Bakery) -> BakedProject:
     return successful(bakery.get(DEFAULT))
 
 
+@pytest.fixture(scope="module")
+def server(
+    default_project: BakedProject, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The default project under `manage.py runserver`, one per test module; its base URL."""
+    with runserver(default_project, tmp_path_factory.mktemp("runserver") / "runserver.log") as url:
+        yield url
+
+
 @pytest.fixture
 def require_services(baked: BakedProject) -> None:
     """Skip (or under CI, fail) when a server the project's options need is not listening."""
     for variable, url in baked.service_urls().items():
         if not is_listening(url):
             host, port = server_address(url)
-            reason = (
+            unavailable(
                 f"{baked.bake.id} needs a server at {host}:{port} for {variable}; nothing "
                 f"listens there. Start it (.ci/run shows how) or set {SERVER_SETTINGS[variable]}."
             )
-            if os.environ.get("CI"):
-                pytest.fail(reason, pytrace=False)
-            pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """build/test-artifacts/<Python>-<Django>/ (git-ignored): what a run leaves to look at."""
+    python = ".".join(platform.python_version_tuple()[:2])
+    django = ".".join(version("django").split(".")[:2])
+    folder = TEMPLATE_DIR / "build" / "test-artifacts" / f"py{python}-django{django}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="session")

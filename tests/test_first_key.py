@@ -2,15 +2,9 @@
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import sysconfig
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from http.client import HTTPMessage
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
@@ -26,71 +20,15 @@ from tests.baking import (
     format_output,
     read_requirements,
 )
+from tests.servers import get
 
 FIRST_KEY_LINE = re.compile(r"^First API key: (\S+)$", re.MULTILINE)
-# Requests go straight to the local server, whatever proxy the environment names.
-HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def first_key(project: BakedProject) -> str:
     keys = FIRST_KEY_LINE.findall(project.stdout)
     assert len(keys) == 1, f"Expected one 'First API key: ' line in:\n{project.stdout}"
     return keys[0]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, HTTPMessage, bytes]:
-    """Status, headers and body of a GET; error statuses are returned, not raised."""
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with HTTP.open(request, timeout=10) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
-
-
-@pytest.fixture(scope="module")
-def server(
-    default_project: BakedProject, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """The default project under `manage.py runserver`, with its .env; yields its base URL."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("runserver") / "runserver.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            cwd=default_project.path,
-            env=default_project.environment(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"runserver exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                if get(f"{base_url}/healthz/")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"/healthz/ did not answer 200 within 30 s:\n{log_path.read_text()}")
-            time.sleep(0.2)
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_hook_prints_the_first_key_once_with_a_curl_line(default_project: BakedProject) -> None:

@@ -1,4 +1,4 @@
-"""OpenAPI additions: every protected operation documents the error answers it can give."""
+"""OpenAPI additions: every operation documents the error answers it can give."""
 
 from typing import Any
 
@@ -23,6 +23,8 @@ ERRORS = {
     "429": "Too many requests with this key; retry after `Retry-After` seconds.",
     "503": "The service is unavailable; retry after `Retry-After` seconds.",
 }
+# CursorPagination answers 404 to a cursor it did not give out.
+UNKNOWN_CURSOR = {"404": "No such page: the `cursor` is not one this API gave out."}
 
 
 def document_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -31,9 +33,14 @@ def document_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     reference = {"$ref": "#/components/schemas/Error"}
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
-            if not any(operation.get("security", [])):  # [{}]: open to all
-                continue
-            for status, description in ERRORS.items():
+            errors = {}
+            if any(operation.get("security", [])):  # [{}]: open to all
+                errors.update(ERRORS)
+            parameters = operation.get("parameters", [])
+            in_query = {param["name"] for param in parameters if param.get("in") == "query"}
+            if "cursor" in in_query:
+                errors.update(UNKNOWN_CURSOR)
+            for status, description in errors.items():
                 content = {"application/json": {"schema": reference}}
                 operation["responses"].setdefault(
                     status, {"description": description, "content": content}

@@ -44,3 +44,15 @@ def test_no_key_gets_401_not_403(api_client):
 
 def test_whoami_needs_no_scope(keyed_client):
     assert keyed_client.get("/api/v1/whoami/").status_code == 200
+
+
+def test_an_unknown_cursor_gets_the_documented_404(api_client):
+    client, _ = client_with(api_client, ["keys:read"])
+    response = client.get(URL, {"cursor": "not-a-cursor-we-gave"})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    documented = schema["paths"][URL]["get"]["responses"]["404"]
+    assert documented["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }

@@ -1,0 +1,150 @@
+"""The admin's key pages in a real browser: a key added there is shown once, works over HTTP
+until it is revoked there, and reloading the page that showed it does not show it again.
+
+Playwright drives a headless Chromium: TEMPLATE_TEST_CHROMIUM, or `chromium` on PATH (Debian's
+package). Without one these tests are skipped; under CI they fail. Screenshots of the page that
+shows a new key and of the key list go to build/test-artifacts/.
+"""
+
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.baking import BakedProject, assert_succeeded, unavailable
+from tests.servers import get
+
+# Root in a container needs --no-sandbox; the others keep Chromium from calling home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+TIMEOUT_MS = 15_000  # for each browser action and each expectation
+ADMIN_USERNAME = "browser-admin"
+KEYS_URL = "/admin/api_keys/apikey/"
+
+
+def find_chromium() -> str | None:
+    return os.environ.get("TEMPLATE_TEST_CHROMIUM") or shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = find_chromium()
+    if executable is None:
+        unavailable(
+            "The admin browser test needs Chromium, and none was found: install it "
+            "(Debian: apt-get install chromium) or set TEMPLATE_TEST_CHROMIUM to its path."
+        )
+    expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_ARGS, timeout=60_000
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def admin_password(default_project: BakedProject) -> str:
+    """A superuser made the way the generated README says: createsuperuser."""
+    password = secrets.token_urlsafe(16)
+    assert_succeeded(
+        default_project.run_python(
+            "manage.py",
+            "createsuperuser",
+            "--noinput",
+            DJANGO_SUPERUSER_USERNAME=ADMIN_USERNAME,
+            DJANGO_SUPERUSER_PASSWORD=password,
+            DJANGO_SUPERUSER_EMAIL="browser-admin@example.com",
+        )
+    )
+    return password
+
+
+@pytest.fixture
+def admin_page(browser: Browser, server: str, admin_password: str) -> Iterator[Page]:
+    """A page of a fresh browser context, logged into the admin."""
+    context = browser.new_context(base_url=server, viewport={"width": 1600, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        page.goto("/admin/")
+        page.fill("#id_username", ADMIN_USERNAME)
+        page.fill("#id_password", admin_password)
+        page.click("input[type=submit]")
+        expect(page).to_have_url(f"{server}/admin/")
+        yield page
+    finally:
+        context.close()
+
+
+def add_key(page: Page, name: str, scopes: str = "") -> str:
+    """Fill in the add form (no expiry) and save; the key the answer shows."""
+    page.goto(f"{KEYS_URL}add/")
+    page.fill("#id_name", name)
+    page.fill("#id_scopes", scopes)
+    expect(page.locator("#id_expiry_date_0")).to_have_value("")
+    page.click("input[name=_save]")
+    expect(page.get_by_role("heading", name="API key created", exact=True)).to_be_visible()
+    return page.locator("#api-key").inner_text().strip()
+
+
+def whoami(server: str, key: str) -> tuple[int, bytes]:
+    status, _, body = get(f"{server}/api/v1/whoami/", {"Authorization": f"Api-Key {key}"})
+    return status, body
+
+
+def test_key_added_in_the_admin_works_until_revoked_there(
+    admin_page: Page, server: str, default_project: BakedProject, artifacts: Path
+) -> None:
+    page = admin_page
+    key = add_key(page, "browser client", scopes="keys:read")
+    assert key.startswith(f"{default_project.context['__key_brand']}_"), key
+    page.screenshot(path=artifacts / "admin-key-created.png", full_page=True)
+
+    status, body = whoami(server, key)
+    assert status == 200, body
+    assert json.loads(body)["name"] == "browser client"
+
+    page.get_by_role("link", name="View this key").click()
+    page.check("#id_revoked")
+    page.click("input[name=_save]")
+    expect(page).to_have_url(f"{server}{KEYS_URL}")
+    row = page.locator("#result_list tbody tr", has_text="browser client")
+    expect(row.locator("td.field-revoked img")).to_have_attribute("alt", "True")
+    page.screenshot(path=artifacts / "admin-key-list.png", full_page=True)
+
+    status, body = whoami(server, key)
+    assert status == 401, body
+    assert json.loads(body)["error"]["code"] == "invalid_api_key"
+
+
+def test_reloading_the_page_that_showed_a_key_does_not_show_it_again(
+    admin_page: Page, server: str
+) -> None:
+    page = admin_page
+    key = add_key(page, "reload check")
+    secret = key.split("_")[-1][:32]  # <brand>_<lookup id>_<secret><checksum>
+    change_url = page.get_by_role("link", name="View this key").get_attribute("href")
+    # The page's script replaced the history entry of the form's POST with the key's own page.
+    expect(page).to_have_url(f"{server}{change_url}")
+
+    page.reload()
+    expect(page).to_have_url(f"{server}{change_url}")
+    expect(page.get_by_role("heading", name="Change API key")).to_be_visible()
+    expect(page.locator("#api-key")).to_have_count(0)
+    assert secret not in page.content()
+
+    # The reload did not post the form again: there is one key of that name, not two.
+    page.goto(f"{KEYS_URL}?q=reload+check")
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
