@@ -2,15 +2,11 @@
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import sysconfig
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from http.client import HTTPMessage
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
@@ -26,32 +22,15 @@ from tests.baking import (
     format_output,
     read_requirements,
 )
+from tests.servers import free_port, get
 
 FIRST_KEY_LINE = re.compile(r"^First API key: (\S+)$", re.MULTILINE)
-# Requests go straight to the local server, whatever proxy the environment names.
-HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def first_key(project: BakedProject) -> str:
     keys = FIRST_KEY_LINE.findall(project.stdout)
     assert len(keys) == 1, f"Expected one 'First API key: ' line in:\n{project.stdout}"
     return keys[0]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, HTTPMessage, bytes]:
-    """Status, headers and body of a GET; error statuses are returned, not raised."""
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with HTTP.open(request, timeout=10) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
 
 
 @pytest.fixture(scope="module")
