@@ -50,6 +50,7 @@ OVERRIDES_HEADER = (
     "from .production import *  # noqa: F403\n"
 )
 STARTUP_SECONDS = 30
+SQLITE_FOLDER = "database"
 # Requests go straight to the local server, whatever proxy the environment names.
 HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # Not part of a served copy: the bake's own database, secrets, static files and caches.
@@ -109,11 +110,11 @@ def api_keys_overrides(**entries: Any) -> str:
 def fresh_database(project: BakedProject, work_dir: Path) -> Iterator[str]:
     """DATABASE_URL of an empty database for `project`, removed afterwards.
 
-    SQLite: a file in `work_dir`/database/. PostgreSQL: a new database on the server of
+    SQLite: db.sqlite3 in `work_dir`/SQLITE_FOLDER. PostgreSQL: a new database on the server of
     TEMPLATE_TEST_POSTGRES_URL, dropped (connections and all) on exit.
     """
     if project.bake.database != "postgresql":
-        folder = work_dir / "database"
+        folder = work_dir / SQLITE_FOLDER
         folder.mkdir(parents=True)
         yield f"sqlite:///{folder / 'db.sqlite3'}"
         return
