@@ -1,8 +1,10 @@
 """A baked project served as in production: gunicorn, production settings, a fresh database.
 
-    with served_project(project, tmp_path) as server:
-        key = server.create_key("load client")
+    with served_project(project, tmp_path, collect_static=True) as server:
+        key = server.create_key("load client")  # manage.py createapikey --name "load client"
         status, headers, body = server.get("/api/v1/whoami/", key=key)
+        with server.commands() as commands:  # one Django process for many commands
+            commands.run("revokeapikey", key.split("_")[1])
 
 `served_project` makes a fresh database (a temporary SQLite file, or a new PostgreSQL database
 that is dropped afterwards) and runs `gunicorn_server` on it. `gunicorn_server` works on a
@@ -11,7 +13,8 @@ may add a settings module that overrides production settings, migrates, optional
 static files, starts gunicorn on 127.0.0.1 and waits for /healthz/; on exit it stops gunicorn
 (SIGTERM, then SIGKILL) and keeps its log in the work folder. Requests carry
 `X-Forwarded-Proto: https`, as a TLS-terminating proxy would set it; production settings
-redirect plain HTTP otherwise.
+redirect plain HTTP otherwise. `api_keys_overrides(THROTTLE_RATE=None)` gives `settings`
+code that changes API_KEYS entries; `Server.worker_pids()` lists gunicorn's workers.
 """
 
 import contextlib
