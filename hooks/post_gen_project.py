@@ -16,6 +16,7 @@ FIRST_KEY_NAME = {{ cookiecutter.first_key_name|tojson }}
 
 # Files that only one option uses, removed when that option is not chosen.
 OPTION_FILES = {
+    ("database", "sqlite"): ["tests/test_sqlite.py"],
     ("database", "postgresql"): ["tests/test_postgresql.py"],
     ("cache", "redis"): ["tests/test_redis_cache.py"],
 }

@@ -25,6 +25,13 @@ POSTGRES_URL = os.environ.get(
 ).rstrip("/")
 REDIS_URL = os.environ.get("TEMPLATE_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
 
+# Figures the server tests measured, by test: printed at the end of the run (conftest.py).
+FIGURES = pytest.StashKey[list[tuple[str, list[str]]]]()
+# Which variable of ours says where the server behind a project's variable is.
+SERVER_SETTINGS = {
+    "DATABASE_URL": "TEMPLATE_TEST_POSTGRES_URL",
+    "REDIS_URL": "TEMPLATE_TEST_REDIS_URL",
+}
 # Variables a developer's shell may set that would change what a baked project does.
 SCRUBBED_VARIABLES = ("DATABASE_URL", "REDIS_URL", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")
 SCRUBBED_PREFIXES = ("DJANGO_",)
@@ -102,6 +109,23 @@ def is_listening(url: str) -> bool:
             return True
     except OSError:
         return False
+
+
+def skip_without_services(project: "BakedProject") -> None:
+    """Skip (or under CI, fail) when a server the project's options need is not listening."""
+    for variable, url in project.service_urls().items():
+        if not is_listening(url):
+            host, port = server_address(url)
+            unavailable(
+                f"{project.bake.id} needs a server at {host}:{port} for {variable}; nothing "
+                f"listens there. Start it (.ci/run shows how) or set {SERVER_SETTINGS[variable]}."
+            )
+
+
+def record_figures(config: pytest.Config, title: str, lines: list[str]) -> None:
+    """Keep measured figures for the end-of-run summary, and print them (shown with -s)."""
+    config.stash.setdefault(FIGURES, []).append((title, lines))
+    print("\n".join([title, *lines]))
 
 
 def format_output(result: subprocess.CompletedProcess[str]) -> str:

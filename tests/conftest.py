@@ -17,22 +17,17 @@ from cookiecutter.main import cookiecutter
 from tests.baking import (
     BAKES,
     DEFAULT,
+    FIGURES,
     TEMPLATE_DIR,
     BakedProject,
     Bakery,
-    is_listening,
+    record_figures,
     scrubbed_os_environ,
-    server_address,
-    unavailable,
+    skip_without_services,
 )
 from tests.servers import runserver
 
 BAKE_TIMES = pytest.StashKey[dict[str, float]]()
-# Which variable of ours says where the server behind a project's variable is.
-SERVER_SETTINGS = {
-    "DATABASE_URL": "TEMPLATE_TEST_POSTGRES_URL",
-    "REDIS_URL": "TEMPLATE_TEST_REDIS_URL",
-}
 
 
 @pytest.fixture(scope="session")
@@ -80,13 +75,7 @@ def server(
 @pytest.fixture
 def require_services(baked: BakedProject) -> None:
     """Skip (or under CI, fail) when a server the project's options need is not listening."""
-    for variable, url in baked.service_urls().items():
-        if not is_listening(url):
-            host, port = server_address(url)
-            unavailable(
-                f"{baked.bake.id} needs a server at {host}:{port} for {variable}; nothing "
-                f"listens there. Start it (.ci/run shows how) or set {SERVER_SETTINGS[variable]}."
-            )
+    skip_without_services(baked)
 
 
 @pytest.fixture(scope="session")
@@ -131,6 +120,12 @@ def bake_into(cookiecutter_config: Path) -> Callable[..., Path]:
     return bake
 
 
+@pytest.fixture
+def report_figures(request: pytest.FixtureRequest) -> Callable[[list[str]], None]:
+    """Record lines of figures the test measured, for the summary at the end of the run."""
+    return lambda lines: record_figures(request.config, request.node.nodeid, lines)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Show why tests were skipped (a missing server) without asking for -rs.
     if "s" not in config.option.reportchars and "a" not in config.option.reportchars:
@@ -140,9 +135,17 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
-    """Print how long each bake took, hooks included (timing is reported, never asserted)."""
+    """Print how long each bake took, hooks included, and what the server tests measured
+    (timings and counts are reported, never asserted)."""
     times = config.stash.get(BAKE_TIMES, {})
     if times:
         terminalreporter.section("bake wall time (hooks included)")
         for bake_id, seconds in times.items():
             terminalreporter.write_line(f"{bake_id}: {seconds:.2f} s")
+    figures = config.stash.get(FIGURES, [])
+    if figures:
+        terminalreporter.section("measured figures")
+        for test_id, lines in figures:
+            terminalreporter.write_line(test_id)
+            for line in lines:
+                terminalreporter.write_line(f"    {line}")

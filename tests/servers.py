@@ -1,23 +1,65 @@
-"""A baked project served over HTTP, and a client for the tests that call it from outside."""
+"""A baked project served as in production: gunicorn, production settings, a fresh database.
+
+    with served_project(project, tmp_path, collect_static=True) as server:
+        key = server.create_key("load client")  # manage.py createapikey --name "load client"
+        status, headers, body = server.get("/api/v1/whoami/", key=key)
+        with server.commands() as commands:  # one Django process for many commands
+            commands.run("revokeapikey", key.split("_")[1])
+
+`served_project` makes a fresh database (a temporary SQLite file, or a new PostgreSQL database
+that is dropped afterwards) and runs `gunicorn_server` on it. `gunicorn_server` works on a
+copy of the baked project (the session's bake is shared by other tests and stays untouched),
+may add a settings module that overrides production settings, migrates, optionally collects
+static files, starts gunicorn on 127.0.0.1 and waits for /healthz/; on exit it stops gunicorn
+(SIGTERM, then SIGKILL) and keeps its log in the work folder. Requests carry
+`X-Forwarded-Proto: https`, as a TLS-terminating proxy would set it; production settings
+redirect plain HTTP otherwise. `api_keys_overrides(THROTTLE_RATE=None)` gives `settings`
+code that changes API_KEYS entries; `Server.worker_pids()` lists gunicorn's workers.
+"""
 
 import contextlib
+import http.client
+import json
+import secrets
+import select
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from http.client import HTTPMessage
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from packaging.version import Version
 
-from tests.baking import BakedProject
+from tests.baking import BAKES_BY_ID, DEFAULT, POSTGRES_URL, BakedProject, format_output
 
+# The bakes that server tests run on: SQLite with a per-process cache, and PostgreSQL with Redis.
+SERVED_BAKES = [DEFAULT, BAKES_BY_ID["postgresql-redis"]]
+PROXY_HEADERS = {"X-Forwarded-Proto": "https"}
+SETTINGS_MODULE = "config.settings.production"
+# Written into the served copy when a test overrides production settings.
+OVERRIDES_MODULE = "config.settings.served"
+OVERRIDES_HEADER = (
+    '"""Production settings, changed for a template test."""\n\n'
+    "from .production import *  # noqa: F403\n"
+)
+STARTUP_SECONDS = 30
+SQLITE_FOLDER = "database"
 # Requests go straight to the local server, whatever proxy the environment names.
 HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-STARTUP_SECONDS = 30
+# Not part of a served copy: the bake's own database, secrets, static files and caches.
+NOT_COPIED = shutil.ignore_patterns(
+    "db.sqlite3*", ".env", "staticfiles", "__pycache__", ".pytest_cache", ".ruff_cache"
+)
 
 
 def free_port() -> int:
@@ -26,7 +68,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, HTTPMessage, bytes]:
+def get(
+    url: str, headers: dict[str, str] | None = None
+) -> tuple[int, http.client.HTTPMessage, bytes]:
     """Status, headers and body of a GET; error statuses are returned, not raised."""
     request = urllib.request.Request(url, headers=headers or {})
     try:
@@ -34,6 +78,279 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, HTTPMessa
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()
+
+
+def with_address(url: str, host: str, port: int) -> str:
+    """`url` pointing at host:port instead, user, password and path kept."""
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@{host}:{port}" if credentials else f"{host}:{port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def child_pids(pid: int) -> set[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        # "pid (command) state ppid ...": the command may hold spaces and parentheses.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            children.add(int(entry.name))
+    return children
+
+
+def api_keys_overrides(**entries: Any) -> str:
+    """Settings code that changes some API_KEYS entries of production settings."""
+    return f"from .production import API_KEYS\n\nAPI_KEYS = {{**API_KEYS, **{entries!r}}}\n"
+
+
+@contextlib.contextmanager
+def fresh_database(project: BakedProject, work_dir: Path) -> Iterator[str]:
+    """DATABASE_URL of an empty database for `project`, removed afterwards.
+
+    SQLite: db.sqlite3 in `work_dir`/SQLITE_FOLDER. PostgreSQL: a new database on the server of
+    TEMPLATE_TEST_POSTGRES_URL, dropped (connections and all) on exit.
+    """
+    if project.bake.database != "postgresql":
+        folder = work_dir / SQLITE_FOLDER
+        folder.mkdir(parents=True)
+        yield f"sqlite:///{folder / 'db.sqlite3'}"
+        return
+    import psycopg
+    from psycopg import sql
+
+    database = f"{project.slug}_{secrets.token_hex(4)}"  # lowercase letters, digits, _
+    name = sql.Identifier(database)
+    with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    try:
+        yield f"{POSTGRES_URL}/{database}"
+    finally:
+        with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+
+
+@dataclass
+class Server:
+    """A served copy of a baked project, and how to call it and run its commands."""
+
+    base_url: str
+    path: Path
+    environment: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def get(
+        self, path: str, key: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """GET through the (pretended) TLS proxy, with `Authorization: Api-Key <key>` if given."""
+        sent = {**PROXY_HEADERS, **(headers or {})}
+        if key is not None:
+            sent["Authorization"] = f"Api-Key {key}"
+        return get(self.url(path), sent)
+
+    def manage(self, *args: str) -> str:
+        """The standard output of `python manage.py <args>` with the server's settings."""
+        return manage(self.path, self.environment, *args)
+
+    def create_key(self, name: str, *options: str) -> str:
+        """A new key from `createapikey --name NAME [options]`, which prints the key alone."""
+        return self.manage("createapikey", "--name", name, *options).strip()
+
+    def worker_pids(self) -> set[int]:
+        return child_pids(self.process.pid)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    @contextlib.contextmanager
+    def commands(self) -> Iterator["CommandRunner"]:
+        """One Django process beside the server that runs management commands on demand."""
+        runner = CommandRunner(self.path, self.environment)
+        try:
+            yield runner
+        finally:
+            runner.close()
+
+
+# Reads one JSON list of command arguments per line; answers one JSON object per line.
+COMMAND_LOOP = """
+import io, json, sys
+import django
+django.setup()
+from django.core.management import call_command
+print(json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command(*json.loads(line), stdout=out, stderr=err)
+        ok = True
+    except BaseException as error:
+        ok = False
+        err.write(f"{type(error).__name__}: {error}")
+    print(json.dumps({"ok": ok, "stdout": out.getvalue(), "stderr": err.getvalue()}), flush=True)
+"""
+
+
+class CommandRunner:
+    """Runs management commands in one long-lived process, as an operator's shell would run
+    them one by one, without paying Django's start-up for each. Not thread-safe."""
+
+    def __init__(self, path: Path, environment: dict[str, str], timeout: float = 60) -> None:
+        self.timeout = timeout
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", COMMAND_LOOP],
+            cwd=path,
+            env=environment,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._read_answer()
+
+    def run(self, *args: str) -> str:
+        """The command's standard output; fails the test if it raised."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(args) + "\n")
+        self.process.stdin.flush()
+        answer = self._read_answer()
+        if not answer["ok"]:
+            pytest.fail(f"manage.py {' '.join(args)} failed: {answer['stderr']}", pytrace=False)
+        return answer["stdout"]
+
+    def _read_answer(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], self.timeout)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            pytest.fail(f"The command process gave no answer within {self.timeout} s.")
+        return json.loads(line)
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def manage(path: Path, environment: dict[str, str], *args: str) -> str:
+    """The standard output of `python manage.py <args>`; fails the test unless it exits 0."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"{format_output(result)}{result.stderr}", pytrace=False)
+    return result.stdout
+
+
+def copy_project(project: BakedProject, destination: Path) -> Path:
+    return Path(shutil.copytree(project.path, destination / project.slug, ignore=NOT_COPIED))
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 15) -> None:
+    """SIGTERM (gunicorn's graceful stop), then SIGKILL if it is still running after `grace`."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def gunicorn_server(
+    project: BakedProject,
+    work_dir: Path,
+    database_url: str,
+    *,
+    settings: str = "",
+    workers: int = 2,
+    threads: int = 4,
+    collect_static: bool = False,
+    **variables: str,
+) -> Iterator[Server]:
+    """Serve a copy of `project` with gunicorn and production settings on 127.0.0.1.
+
+    `settings`: Python code appended to a module that imports production settings (see
+    `api_keys_overrides`), for tests that change a setting. `collect_static`: run collectstatic
+    into the copy's STATIC_ROOT first (the admin's pages need it; the API does not).
+    `variables`: more environment variables for every process.
+    """
+    path = copy_project(project, work_dir)
+    settings_module = SETTINGS_MODULE
+    if settings:
+        settings_module = OVERRIDES_MODULE
+        (path / "config" / "settings" / "served.py").write_text(OVERRIDES_HEADER + settings)
+    port = free_port()
+    environment = project.environment(
+        DJANGO_SETTINGS_MODULE=settings_module,
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        DJANGO_SECURE_PROXY_SSL_HEADER="true",
+        DATABASE_URL=database_url,
+        **variables,
+    )
+    manage(path, environment, "migrate", "--noinput")
+    if collect_static:
+        manage(path, environment, "collectstatic", "--noinput")
+    else:  # an empty STATIC_ROOT, so that WhiteNoise does not warn about a missing one
+        (path / "staticfiles").mkdir(exist_ok=True)
+
+    log_path = work_dir / "gunicorn.log"
+    command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", str(workers), "--threads", str(threads)]
+    if Version(version("gunicorn")) >= Version("25.1"):
+        command.append("--no-control-socket")  # its default path is shared by every gunicorn
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=path, env=environment, stdout=log, stderr=subprocess.STDOUT
+        )
+    server = Server(f"http://127.0.0.1:{port}", path, environment, process, log_path)
+    try:
+        wait_until_serving(
+            process,
+            lambda: server.get("/healthz/")[0] == 200 and len(server.worker_pids()) == workers,
+            log_path,
+        )
+        yield server
+    finally:
+        stop(server.process)
+
+
+def wait_until_serving(
+    process: subprocess.Popen[bytes], ready: Callable[[], bool], log_path: Path
+) -> None:
+    """Until `ready()` (e.g. /healthz/ answers 200), for STARTUP_SECONDS at most."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        if process.poll() is not None:
+            log = log_path.read_text()
+            pytest.fail(f"The server exited with {process.returncode}:\n{log}")
+        with contextlib.suppress(OSError):
+            if ready():
+                return
+        if time.monotonic() > deadline:
+            log = log_path.read_text()
+            pytest.fail(f"The server was not ready within {STARTUP_SECONDS} s:\n{log}")
+        time.sleep(0.2)
 
 
 @contextlib.contextmanager
@@ -51,26 +368,17 @@ def runserver(project: BakedProject, log_path: Path) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"runserver exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                if get(f"{base_url}/healthz/")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"/healthz/ did not answer 200 within {STARTUP_SECONDS} s:\n"
-                    f"{log_path.read_text()}"
-                )
-            time.sleep(0.2)
+        wait_until_serving(process, lambda: get(f"{base_url}/healthz/")[0] == 200, log_path)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+@contextlib.contextmanager
+def served_project(project: BakedProject, work_dir: Path, **options: Any) -> Iterator[Server]:
+    """`gunicorn_server` on a `fresh_database`; the options are gunicorn_server's."""
+    with (
+        fresh_database(project, work_dir) as database_url,
+        gunicorn_server(project, work_dir, database_url, **options) as server,
+    ):
+        yield server

@@ -3,7 +3,8 @@
 import json
 import re
 import secrets
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -89,3 +90,22 @@ def test_generated_test_suite_passes(baked: BakedProject) -> None:
             "The generated suite collected no tests.\n" + format_output(result), pytrace=False
         )
     assert_succeeded(result)
+
+
+def test_fuzz_tests_pass_with_10000_examples_each(
+    default_project: BakedProject, report_figures: Callable[[list[str]], None]
+) -> None:
+    """The generated hostile-header tests with HYPOTHESIS_PROFILE=thorough, once per run: the
+    suite above tries 500 values per test, this 10,000."""
+    fuzz_tests = f"{default_project.slug}/api_keys/tests/test_fuzz.py"
+    started = time.perf_counter()
+    result = default_project.run_python(
+        "-m", "pytest", "-q", fuzz_tests, timeout=900, HYPOTHESIS_PROFILE="thorough"
+    )
+    seconds = time.perf_counter() - started
+    assert_succeeded(result)
+    passed = re.search(r"(\d+) passed", result.stdout)
+    assert passed, format_output(result)
+    report_figures(
+        [f"{fuzz_tests}, 10,000 examples per test: {passed[0]} in {seconds:.1f} s (thorough)"]
+    )

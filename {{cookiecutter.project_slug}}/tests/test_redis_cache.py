@@ -53,7 +53,7 @@ def test_a_key_revoked_by_another_process_is_refused_here_at_once():
     run_in_another_process(
         "from {{ cookiecutter.project_slug }}.api_keys.cache import verification_cache\n"
         "from {{ cookiecutter.project_slug }}.api_keys.models import APIKey\n"
-        f"verification_cache.forget(APIKey(pk={api_key.pk}))\n"
+        f"verification_cache.forget(APIKey(pk={api_key.pk}, lookup_id={api_key.lookup_id!r}))\n"
     )
     assert not APIKey.objects.is_valid(key)
 

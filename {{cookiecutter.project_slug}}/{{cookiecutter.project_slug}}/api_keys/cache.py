@@ -5,7 +5,9 @@ found by a digest of the presented key (the key itself is never kept), and forgo
 - when their time is up (API_KEYS["VERIFICATION_CACHE_TTL"] seconds);
 - in this process, as soon as the key is saved, revoked or deleted here;
 - in every other process, on their next use of the key, when the Django cache is shared
-  (Redis): saving a key writes a new stamp there, and a hit whose stamp differs is a miss.
+  (Redis): saving a key writes a new stamp there (again when its transaction commits), and a
+  hit whose stamp differs is a miss. An entry keeps the stamp read before its key was
+  queried, so a change saved while the query ran is not missed either.
 Expiry needs no invalidation: the expiry time is checked on every hit.
 """
 
@@ -25,8 +27,8 @@ if TYPE_CHECKING:
     from .models import AbstractAPIKey
 
 
-def _stamp_name(api_key: "AbstractAPIKey") -> str:
-    return f"api_keys:stamp:{api_key._meta.label_lower}:{api_key.pk}"
+def _stamp_name(model: type, lookup_id: str) -> str:
+    return f"api_keys:stamp:{model._meta.label_lower}:{lookup_id}"
 
 
 class VerificationCache:
@@ -51,17 +53,26 @@ class VerificationCache:
         if entry is None:
             return None
         api_key, stored_at, stamp = entry
-        if time.monotonic() - stored_at > ttl or shared_cache.get(_stamp_name(api_key)) != stamp:
+        current_stamp = shared_cache.get(_stamp_name(model, parsed.lookup_id))
+        if time.monotonic() - stored_at > ttl or current_stamp != stamp:
             with self._lock:
                 self._entries.pop(digest, None)
             return None
         return api_key
 
-    def put(self, model: type, parsed: "ParsedKey", api_key: "AbstractAPIKey") -> None:
+    def stamp(self, model: type, parsed: "ParsedKey") -> str | None:
+        """The key's current stamp. Read it before querying the key, and give it to `put`."""
+        if not api_keys_settings().verification_cache_ttl:
+            return None
+        return shared_cache.get(_stamp_name(model, parsed.lookup_id))
+
+    def put(
+        self, model: type, parsed: "ParsedKey", api_key: "AbstractAPIKey", stamp: str | None
+    ) -> None:
+        """Remember `api_key`, queried after `stamp` was read (see `stamp`)."""
         options = api_keys_settings()
         if not options.verification_cache_ttl:
             return
-        stamp = shared_cache.get(_stamp_name(api_key))
         digest = self.digest(model, parsed)
         with self._lock:
             self._entries[digest] = (api_key, time.monotonic(), stamp)
@@ -82,7 +93,8 @@ class VerificationCache:
                 del self._entries[digest]
         ttl = api_keys_settings().verification_cache_ttl
         # Outlives every entry stored before it; stamps are refreshed, never needed longer.
-        shared_cache.set(_stamp_name(api_key), uuid.uuid4().hex, timeout=max(ttl, 1) * 2 + 60)
+        name = _stamp_name(type(api_key), api_key.lookup_id)
+        shared_cache.set(name, uuid.uuid4().hex, timeout=max(ttl, 1) * 2 + 60)
 
     def clear(self) -> None:
         with self._lock:

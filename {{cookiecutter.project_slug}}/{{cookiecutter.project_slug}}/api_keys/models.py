@@ -69,24 +69,26 @@ class BaseAPIKeyManager(models.Manager):
         """
         if cached := verification_cache.get(self.model, parsed):
             return cached
+        stamp = verification_cache.stamp(self.model, parsed)  # before the query: see cache.py
         try:
             api_key = self.get_usable_keys().get(lookup_id=parsed.lookup_id)
         except self.model.DoesNotExist:
             api_key = None
-        return self._accept(parsed, api_key)
+        return self._accept(parsed, api_key, stamp)
 
     async def afind_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
         """`find_key` for async code: the database is queried without blocking the loop."""
         if cached := verification_cache.get(self.model, parsed):
             return cached
+        stamp = verification_cache.stamp(self.model, parsed)  # before the query: see cache.py
         try:
             api_key = await self.get_usable_keys().aget(lookup_id=parsed.lookup_id)
         except self.model.DoesNotExist:
             api_key = None
-        return await sync_to_async(self._accept)(parsed, api_key)
+        return await sync_to_async(self._accept)(parsed, api_key, stamp)
 
     def _accept(
-        self, parsed: ParsedKey, api_key: "AbstractAPIKey | None"
+        self, parsed: ParsedKey, api_key: "AbstractAPIKey | None", stamp: str | None
     ) -> "AbstractAPIKey | None":
         """`api_key` if `parsed` matches it; rehashes an imported slow hash; remembers the key."""
         # An unknown lookup id is hashed and compared too, so it takes the path a wrong secret does.
@@ -96,7 +98,7 @@ class BaseAPIKeyManager(models.Manager):
         if self.key_generator.needs_rehash(hashed_key):
             api_key.hashed_key = self.key_generator.hash(parsed.secret)
             self.filter(pk=api_key.pk).update(hashed_key=api_key.hashed_key)
-        verification_cache.put(self.model, parsed, api_key)
+        verification_cache.put(self.model, parsed, api_key, stamp)
         return api_key
 
     def get_from_key(self, key: str) -> "AbstractAPIKey":
@@ -211,11 +213,17 @@ class AbstractAPIKey(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self._validate_revoked()
         super().save(*args, **kwargs)
-        verification_cache.forget(self)
+        self._forget_now_and_on_commit()
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        verification_cache.forget(self)
+        self._forget_now_and_on_commit()
         return super().delete(*args, **kwargs)
+
+    def _forget_now_and_on_commit(self) -> None:
+        verification_cache.forget(self)
+        # Once more when the change commits: another process that queried the key meanwhile
+        # read it as it was, under the stamp just written.
+        transaction.on_commit(lambda: verification_cache.forget(self), using=self._state.db)
 
     def clean(self) -> None:
         self._validate_revoked()

@@ -5,6 +5,7 @@ from unittest import mock
 
 import pytest
 from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 
 from ..cache import verification_cache
@@ -65,7 +66,37 @@ def test_a_change_made_by_another_process_is_seen_through_the_shared_cache(key):
     # Another process revokes the key: its database row and its stamp in the shared cache
     # change, this process's memory does not.
     APIKey.objects.filter(pk=api_key.pk).update(revoked=True)
-    cache.set(f"api_keys:stamp:api_keys.apikey:{api_key.pk}", "changed elsewhere")
+    cache.set(f"api_keys:stamp:api_keys.apikey:{api_key.lookup_id}", "changed elsewhere")
+    assert not APIKey.objects.is_valid(key)
+
+
+def test_a_revocation_saved_while_the_key_is_queried_is_not_missed(key):
+    api_key = APIKey.objects.get()
+    verify_secret = APIKey.objects.key_generator.verify_secret
+
+    def revoked_meanwhile(*args):
+        # Another process revokes the key after this one read its row, before it remembers it.
+        APIKey.objects.get(pk=api_key.pk).revoke()
+        return verify_secret(*args)
+
+    with mock.patch.object(APIKey.objects.key_generator, "verify_secret", revoked_meanwhile):
+        assert APIKey.objects.is_valid(key)  # the request already under way
+    assert not APIKey.objects.is_valid(key)
+
+
+def test_a_rotation_is_not_missed_by_a_query_made_before_it_commits(
+    key, django_capture_on_commit_callbacks
+):
+    parsed = APIKey.objects.key_generator.parse(key)
+    api_key = APIKey.objects.get()
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        api_key.rotate(grace=timedelta(0))
+        # Meanwhile another process queries the key: it reads the row as last committed (not
+        # expiring) and remembers it under the stamp that rotate() has just written.
+        as_committed = APIKey.objects.get(pk=api_key.pk)
+        as_committed.expiry_date = None
+        stamp = verification_cache.stamp(APIKey, parsed)
+        verification_cache.put(APIKey, parsed, as_committed, stamp)
     assert not APIKey.objects.is_valid(key)
 
 
