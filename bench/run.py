@@ -1,6 +1,6 @@
 """Benchmark the generated project's API key check, end to end, on this machine.
 
-    python bench/run.py            # full run: 5 alternating rounds of 5 s per case
+    python bench/run.py            # full run: 30 alternating rounds of 1 s per case
     python bench/run.py --quick    # 1 round of 1 s per case, 2,000 extra keys: proves it works
 
 Bakes the default project into a temporary folder, serves it with gunicorn (2 workers,
@@ -174,14 +174,25 @@ class Project:
         )
         return values
 
-    def tasks(self, database: Path, *args: str, timeout: int = 600) -> str:
-        done = run(
-            [str(self.python), "bench_tasks.py", *args],
-            cwd=self.root,
-            env=self.env(database),
-            timeout=timeout,
-        )
-        return done.stdout
+    def tasks(self, database: Path, *args: str, log: Path | None = None) -> str:
+        """Run bench_tasks.py; its output goes to `log` when given (as gunicorn's goes to a
+        file), else it is returned."""
+        command = [str(self.python), "bench_tasks.py", *args]
+        if log is None:
+            return run(command, cwd=self.root, env=self.env(database)).stdout
+        with log.open("w") as output:
+            done = subprocess.run(
+                command,
+                cwd=self.root,
+                env=self.env(database),
+                stdout=output,
+                stderr=output,
+                timeout=900,
+            )
+        if done.returncode != 0:
+            tail = "\n".join(log.read_text().splitlines()[-25:])
+            raise BenchmarkBroken(f"bench_tasks.py {args[0]} exited {done.returncode}:\n{tail}")
+        return ""
 
 
 def bake(template: Path, workdir: Path) -> tuple[Project, float]:
@@ -326,17 +337,17 @@ class Case:
 
 
 def load_cases(many: str) -> list[Case]:
-    """The cases, in the order each round runs them."""
+    """The cases, in the order each round runs them: compared cases run next to each other."""
     # fmt: off
     table = [
         # name, label, server, path, key presented, expected status
         ("baseline", "no key check (baseline)", "one_key", "/bench/open-whoami/", None, 200),
         ("whoami_cache", "whoami, key, cache on", "one_key", WHOAMI, "valid", 200),
-        ("whoami_no_cache", "whoami, key, cache off", "one_key_no_cache", WHOAMI, "valid", 200),
         ("package", "djangorestframework-api-key", "one_key", "/bench/package-whoami/",
          "package", 200),
         ("whoami_cache_many", f"whoami, {many} keys, cache on", "many_keys", WHOAMI, "valid",
          200),
+        ("whoami_no_cache", "whoami, key, cache off", "one_key_no_cache", WHOAMI, "valid", 200),
         ("whoami_no_cache_many", f"whoami, {many} keys, cache off", "many_keys_no_cache",
          WHOAMI, "valid", 200),
         ("reject_no_key", "rejected: no key", "one_key", WHOAMI, None, 401),
@@ -394,7 +405,8 @@ def wrk(url: str, headers: dict[str, str], seconds: int) -> dict[str, Any]:
 
 def measure_case(server: Server, project: Project, case: Case, seconds: int, warmup: int) -> None:
     url, headers = server.url + case.path, authorization(project, case)
-    wrk(url, headers, warmup)
+    if warmup:
+        wrk(url, headers, warmup)
     figures = wrk(url, headers, seconds)
     # wrk counts answers of 400 and up as status errors: all of them, or none, are expected.
     expected_errors = figures["requests"] if case.status >= 400 else 0
@@ -412,12 +424,6 @@ def measure_case(server: Server, project: Project, case: Case, seconds: int, war
             "requests": figures["requests"],
             "socket_errors": figures["socket_errors"],
         }
-    )
-    last = case.runs[-1]
-    print(
-        f"    {case.label:38} {last['rps']:8.0f} req/s  p50 {last['p50_ms']:6.2f} ms"
-        f"  p99 {last['p99_ms']:6.2f} ms",
-        flush=True,
     )
 
 
@@ -441,11 +447,21 @@ def summarize(case: Case) -> dict[str, Any]:
 
 
 def ratio(cases: dict[str, dict[str, Any]], top: str, bottom: str) -> dict[str, Any]:
-    """Median req/s of `top` over `bottom`, and the same ratio within each round."""
+    """req/s of `top` over `bottom`: the median of the ratios within each round.
+
+    Each round measures both cases a few seconds apart, so a change in the machine's load
+    between rounds cancels out of the ratio. The ratio of the two medians is given too.
+    """
     pairs = zip(cases[top]["runs"], cases[bottom]["runs"], strict=True)
     per_round = [round(a["rps"] / b["rps"], 3) for a, b in pairs]
-    value = cases[top]["median"]["rps"] / cases[bottom]["median"]["rps"]
-    return {"value": round(value, 3), "per_round": per_round}
+    of_medians = cases[top]["median"]["rps"] / cases[bottom]["median"]["rps"]
+    quartiles = statistics.quantiles(per_round, n=4) if len(per_round) > 1 else per_round * 3
+    return {
+        "value": round(median(per_round), 3),
+        "quartiles": [round(quartiles[0], 3), round(quartiles[2], 3)],
+        "of_medians": round(of_medians, 3),
+        "per_round": per_round,
+    }
 
 
 def plan_uses_lookup_index(plan: list[str]) -> bool:
@@ -520,37 +536,72 @@ def evaluate(cases: dict[str, dict[str, Any]], micro: dict[str, Any]) -> tuple[d
     return ratios, targets
 
 
-def print_report(results: dict[str, Any]) -> None:
-    micro = results["micro"]
+def report_markdown(results: dict[str, Any]) -> str:
+    """The results as Markdown: printed at the end of a run and written beside the JSON."""
+    machine, settings, micro = results["machine"], results["settings"], results["micro"]
     in_process = micro["requests"]
-    print()
-    print(f"{'case':38} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'queries':>7} {'in-proc us':>10}")
+    lines = [
+        f"{results['date']}, {results['mode']} run of template {results['template_revision']}: "
+        f"{machine['nproc']} x {machine['cpu_model']}, Python {machine['python']}, "
+        f"Django {machine['django']}, DRF {machine['djangorestframework']}, "
+        f"djangorestframework-api-key {machine['djangorestframework_api_key']}, "
+        f"gunicorn {machine['gunicorn']} ({settings['gunicorn_workers']} sync workers), "
+        f"{machine['wrk']} ({settings['connections']} connections), SQLite. "
+        f"{settings['rounds']} alternating round(s) of {settings['seconds']} s per case "
+        f"({settings['warmup_seconds']} s of warm-up before the first). Load average at start "
+        f"{machine['load_average_at_start'][0]}, at end {machine['load_average_at_end'][0]}.",
+        "",
+        "| case | req/s (median) | lowest–highest | p50 ms | p99 ms | queries | in-process µs |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+    ]
     for name, case in results["cases"].items():
         middle, alone = case["median"], in_process.get(name, {})
-        print(
-            f"{case['label']:38} {middle['rps']:7.0f} {middle['p50_ms']:7.2f} "
-            f"{middle['p99_ms']:7.2f} {alone.get('queries', ''):>7} "
-            f"{alone.get('median_us', ''):>10}"
+        lines.append(
+            f"| {case['label']} | {middle['rps']:.0f} | {case['rps_min']:.0f}–{case['rps_max']:.0f}"
+            f" | {middle['p50_ms']:.2f} | {middle['p99_ms']:.2f} | {alone.get('queries', '')} "
+            f"| {alone.get('median_us', '')} |"
         )
-    print("(queries and in-process time: one request through Django's test client, steady state)")
-    print()
-    print("In-process key checks (median of timeit rounds, microseconds per call):")
-    for name in ("is_valid_hit", "authenticate_hit", "is_valid_miss", "package_is_valid"):
-        print(f"  {name:20} {micro[name]['median_us']:8.2f}")
-    print(f"  miss: {micro['miss']['queries']} query; plan: {'; '.join(micro['miss']['plan'])}")
-    print()
-    print("Ratios of median req/s:")
+    lines += [
+        "",
+        "Queries and in-process µs: one request through Django's test client in the steady "
+        f"state (the many-keys database, {micro['rows_in_key_table']:,} rows).",
+        "",
+        "| in-process key check | µs per call (median) |",
+        "|---|--:|",
+        f"| `APIKey.objects.is_valid(key)`, cached | {micro['is_valid_hit']['median_us']} |",
+        "| `APIKeyAuthentication().authenticate(request)`, cached "
+        f"| {micro['authenticate_hit']['median_us']} |",
+        f"| `APIKey.objects.is_valid(key)`, cache off | {micro['is_valid_miss']['median_us']} |",
+        "| djangorestframework-api-key `APIKey.objects.is_valid(key)` "
+        f"| {micro['package_is_valid']['median_us']} |",
+        "",
+        f"A miss: {micro['miss']['queries']} query; `EXPLAIN QUERY PLAN`: "
+        f"`{'; '.join(micro['miss']['plan'])}`",
+        "",
+        "| ratio of req/s | median of the rounds' ratios | their quartiles | ratio of medians |",
+        "|---|--:|--:|--:|",
+    ]
     for name, figures in results["ratios"].items():
-        print(f"  {name:38} {figures['value']:6.3f}   rounds: {figures['per_round']}")
-    print()
+        low, high = figures["quartiles"]
+        lines.append(
+            f"| {name} | {figures['value']:.3f} | {low:.2f}–{high:.2f} "
+            f"| {figures['of_medians']:.3f} |"
+        )
+    lines += ["", "| target | value | met |", "|---|--:|---|"]
     for target in results["targets"]:
-        verdict = "met" if target["met"] else "MISSED"
-        print(f"  [{verdict:>6}] {target['target']}: {target['value']}")
-    print()
-    print(f"Bake (default project, hooks included): {results['bake_seconds']:.1f} s")
+        lines.append(
+            f"| {target['target']} | {target['value']} | {'yes' if target['met'] else 'NO'} |"
+        )
     suite = results["generated_suite"]
+    suite_text = "not run"
     if suite:
-        print(f"Generated suite: {suite['seconds']:.1f} s ({suite['summary']})")
+        suite_text = f"{suite['seconds']:.1f} s, {suite['summary']}"
+    lines += [
+        "",
+        f"Bake of the default project (hooks included): {results['bake_seconds']:.1f} s. "
+        f"Generated suite (`python -m pytest -q`): {suite_text}.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def draw_chart(results: dict[str, Any], path: Path) -> None:
@@ -607,8 +658,8 @@ def draw_chart(results: dict[str, Any], path: Path) -> None:
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s, 2,000 extra keys")
-    parser.add_argument("--rounds", type=int, help="rounds per case (full: 5)")
-    parser.add_argument("--seconds", type=int, help="measured seconds per case and round (5)")
+    parser.add_argument("--rounds", type=int, help="rounds per case (full: 30)")
+    parser.add_argument("--seconds", type=int, help="measured seconds per case and round (1)")
     parser.add_argument("--keys", type=int, help="keys added for the many-keys cases (100,000)")
     parser.add_argument("--skip-suite", action="store_true", help="do not run the generated suite")
     parser.add_argument("--keep", action="store_true", help="keep the baked project afterwards")
@@ -621,8 +672,8 @@ def parse_arguments() -> argparse.Namespace:
     )
     arguments = parser.parse_args()
     quick = arguments.quick
-    arguments.rounds = arguments.rounds or (1 if quick else 5)
-    arguments.seconds = arguments.seconds or (1 if quick else 5)
+    arguments.rounds = arguments.rounds or (1 if quick else 30)
+    arguments.seconds = arguments.seconds or 1
     arguments.warmup = 1
     arguments.keys = arguments.keys if arguments.keys is not None else (2000 if quick else 100_000)
     arguments.output = arguments.output or RESULTS_DIR / ("quick.json" if quick else "latest.json")
@@ -678,6 +729,7 @@ def benchmark(arguments: argparse.Namespace, workdir: Path, servers: dict[str, S
     for server in servers.values():
         server.wait_ready(workdir)
     cases = load_cases(f"{arguments.keys + 1:,}")
+    print("Load, in this order each round: " + ", ".join(case.name for case in cases))
     for case in cases:
         case.probe = probe(servers[case.server], project, case)
     sizes = {case.probe["body_bytes"] for case in cases if case.status == 200}
@@ -686,9 +738,13 @@ def benchmark(arguments: argparse.Namespace, workdir: Path, servers: dict[str, S
 
     phase = time.perf_counter()
     for number in range(1, arguments.rounds + 1):
-        print(f"Round {number} of {arguments.rounds}:", flush=True)
+        print(f"  round {number:2} of {arguments.rounds}, req/s:", end="", flush=True)
         for case in cases:
-            measure_case(servers[case.server], project, case, arguments.seconds, arguments.warmup)
+            # The servers stay up between rounds, so only the first round needs a warm-up.
+            warmup = arguments.warmup if number == 1 else 0
+            measure_case(servers[case.server], project, case, arguments.seconds, warmup)
+            print(f" {case.runs[-1]['rps']:.0f}", end="", flush=True)
+        print()
     for server in servers.values():
         server.stop()
     results["load_seconds"] = round(time.perf_counter() - phase, 1)
@@ -699,7 +755,8 @@ def benchmark(arguments: argparse.Namespace, workdir: Path, servers: dict[str, S
     keys_file = workdir / "keys.json"
     keys_file.write_text(json.dumps(project.keys))
     extra = ["--quick"] if arguments.quick else []
-    project.tasks(many_keys_db, "micro", str(keys_file), str(micro_file), *extra)
+    task = ["micro", str(keys_file), str(micro_file), *extra]
+    project.tasks(many_keys_db, *task, log=workdir / "micro.log")
     results["micro"] = json.loads(micro_file.read_text())
     results["micro_seconds"] = round(time.perf_counter() - phase, 1)
 
@@ -732,9 +789,12 @@ def main() -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(results, indent=2) + "\n")
+    report = report_markdown(results)
+    arguments.output.with_suffix(".md").write_text(report)
     draw_chart(results, arguments.output.with_suffix(".png"))
-    print_report(results)
-    print(f"\nWrote {arguments.output} and {arguments.output.with_suffix('.png').name}")
+    print()
+    print(report)
+    print(f"Wrote {arguments.output} and the .md and .png beside it.")
     print(f"Total: {results['total_seconds']:.0f} s")
     suite = results["generated_suite"]
     if suite and not suite["ok"]:
