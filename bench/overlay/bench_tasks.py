@@ -15,6 +15,9 @@ import statistics
 import sys
 import time
 import timeit
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ KEY_APP = next(app for app in settings.INSTALLED_APPS if app.endswith(".api_keys
 APIKey = importlib.import_module(f"{KEY_APP}.models").APIKey
 APIKeyAuthentication = importlib.import_module(f"{KEY_APP}.authentication").APIKeyAuthentication
 verification_cache = importlib.import_module(f"{KEY_APP}.cache").verification_cache
+SLICE_SECONDS = 0.05
 
 
 def make_keys(out: Path) -> None:
@@ -71,15 +75,43 @@ def bulk_insert(count: int) -> None:
     print(f"{count} keys inserted in {time.perf_counter() - started:.1f} s; {total} in the table")
 
 
-def time_call(function: Any, repeat: int) -> dict[str, float]:
-    """Microseconds per call: median and best of `repeat` timeit rounds."""
-    timer = timeit.Timer(function)
-    number, _ = timer.autorange()
-    per_call = [seconds / number * 1e6 for seconds in timer.repeat(repeat=repeat, number=number)]
+@dataclass
+class Timed:
+    """One thing to time: a call, and the settings it must run under, if not the current ones."""
+
+    function: Callable[[], Any]
+    overrides: dict[str, Any] | None = None
+    calls: int = 1
+    samples: list[float] = field(default_factory=list)
+
+    def run_slice(self) -> None:
+        context = override_settings(**self.overrides) if self.overrides else nullcontext()
+        with context:
+            seconds = timeit.timeit(self.function, number=self.calls)
+        self.samples.append(seconds / self.calls * 1e6)
+
+
+def time_interleaved(timed: dict[str, Timed], rounds: int) -> dict[str, dict[str, float]]:
+    """Microseconds per call of each entry, timed in turn in `rounds` slices of about
+    SLICE_SECONDS each: a burst of load from elsewhere on the machine then spoils a slice of
+    every entry alike, instead of all of one entry's time. Median and best slice."""
+    for entry in timed.values():
+        context = override_settings(**entry.overrides) if entry.overrides else nullcontext()
+        with context:
+            entry.function()  # warm
+            seconds = timeit.timeit(entry.function, number=10) / 10
+        entry.calls = max(1, int(SLICE_SECONDS / max(seconds, 1e-9)))
+    for _ in range(rounds):
+        for entry in timed.values():
+            entry.run_slice()
     return {
-        "median_us": round(statistics.median(per_call), 2),
-        "min_us": round(min(per_call), 2),
-        "calls_per_round": number,
+        name: {
+            "median_us": round(statistics.median(entry.samples), 2),
+            "min_us": round(min(entry.samples), 2),
+            "calls_per_slice": entry.calls,
+            "slices": len(entry.samples),
+        }
+        for name, entry in timed.items()
     }
 
 
@@ -95,33 +127,12 @@ def query_plan(sql: str) -> list[str]:
         return [str(row[-1]) for row in cursor.fetchall()]
 
 
-def measure_request(client: Client, path: str, key: str | None, repeat: int) -> dict[str, Any]:
-    """Status, queries and time of one request, after a first one has warmed the caches."""
-    headers = {"Authorization": f"Api-Key {key}"} if key else {}
-
-    def get() -> int:
-        return client.get(path, headers=headers).status_code
-
-    status = get()
-    return {"status": status, "queries": len(count_queries(get)), **time_call(get, repeat)}
-
-
 def measure(keys: dict[str, str], quick: bool) -> dict[str, Any]:
-    repeat = 3 if quick else 15
-    key = keys["valid"]
-    header = f"Api-Key {key}"
+    key, package_key = keys["valid"], keys["package"]
+    no_cache = {"API_KEYS": {**settings.API_KEYS, "VERIFICATION_CACHE_TTL": 0}}
     results: dict[str, Any] = {"rows_in_key_table": APIKey.objects.count()}
 
-    # Hit path: the key is in this process's verification cache.
-    verification_cache.clear()
-    APIKey.objects.is_valid(key)
-    results["is_valid_hit"] = time_call(lambda: APIKey.objects.is_valid(key), repeat)
-    request = Request(RequestFactory().get("/api/v1/whoami/", HTTP_AUTHORIZATION=header))
-    authentication = APIKeyAuthentication()
-    authentication.authenticate(request)
-    results["authenticate_hit"] = time_call(lambda: authentication.authenticate(request), repeat)
-
-    # Miss path: the queries, and how the database answers the lookup.
+    # A miss: the queries, and how the database answers the lookup.
     verification_cache.clear()
     miss_queries = count_queries(lambda: APIKey.objects.is_valid(key))
     results["miss"] = {
@@ -129,34 +140,51 @@ def measure(keys: dict[str, str], quick: bool) -> dict[str, Any]:
         "sql": miss_queries,
         "plan": query_plan(miss_queries[0]) if len(miss_queries) == 1 else [],
     }
-    with override_settings(API_KEYS={**settings.API_KEYS, "VERIFICATION_CACHE_TTL": 0}):
-        results["is_valid_miss"] = time_call(lambda: APIKey.objects.is_valid(key), repeat)
-    package_key = keys["package"]
-    results["package_is_valid"] = time_call(
-        lambda: PackageAPIKey.objects.is_valid(package_key), repeat
-    )
 
-    # Whole requests through Django's test client: queries in the steady state, and time.
+    # Key checks alone. A hit: the key is in this process's verification cache.
+    request = Request(RequestFactory().get("/api/v1/whoami/", HTTP_AUTHORIZATION=f"Api-Key {key}"))
+    authentication = APIKeyAuthentication()
+    checks = {
+        "is_valid_hit": Timed(lambda: APIKey.objects.is_valid(key)),
+        "authenticate_hit": Timed(lambda: authentication.authenticate(request)),
+        "is_valid_miss": Timed(lambda: APIKey.objects.is_valid(key), overrides=no_cache),
+        "package_is_valid": Timed(lambda: PackageAPIKey.objects.is_valid(package_key)),
+    }
+
+    # Whole requests through Django's test client (the views, middleware and logging included).
     client = Client(HTTP_HOST="127.0.0.1")
     requests = {
-        "baseline": ("/bench/open-whoami/", None),
-        "whoami_cache": ("/api/v1/whoami/", key),
-        "package": ("/bench/package-whoami/", package_key),
-        "reject_no_key": ("/api/v1/whoami/", None),
-        "reject_bad_checksum": ("/api/v1/whoami/", keys["bad_checksum"]),
-        "reject_unknown": ("/api/v1/whoami/", keys["unknown"]),
-        "reject_revoked": ("/api/v1/whoami/", keys["revoked"]),
+        "baseline": ("/bench/open-whoami/", None, None),
+        "whoami_cache": ("/api/v1/whoami/", key, None),
+        "whoami_no_cache": ("/api/v1/whoami/", key, no_cache),
+        "package": ("/bench/package-whoami/", package_key, None),
+        "reject_no_key": ("/api/v1/whoami/", None, None),
+        "reject_bad_checksum": ("/api/v1/whoami/", keys["bad_checksum"], None),
+        "reject_unknown": ("/api/v1/whoami/", keys["unknown"], None),
+        "reject_revoked": ("/api/v1/whoami/", keys["revoked"], None),
     }
-    results["requests"] = {}
-    for name, (path, presented) in requests.items():
-        results["requests"][name] = measure_request(client, path, presented, repeat)
-    with override_settings(API_KEYS={**settings.API_KEYS, "VERIFICATION_CACHE_TTL": 0}):
-        results["requests"]["whoami_no_cache"] = measure_request(
-            client, "/api/v1/whoami/", key, repeat
-        )
+    timed_requests, statuses, queries = {}, {}, {}
+    for name, (path, presented, overrides) in requests.items():
+        headers = {"Authorization": f"Api-Key {presented}"} if presented else {}
+
+        def get(path: str = path, headers: dict[str, str] = headers) -> int:
+            return client.get(path, headers=headers).status_code
+
+        with override_settings(**overrides) if overrides else nullcontext():
+            statuses[name] = get()  # warms the caches; the next request is the steady state
+            queries[name] = len(count_queries(get))
+        timed_requests[name] = Timed(get, overrides=overrides)
+
+    rounds = 5 if quick else 40
+    results.update(time_interleaved(checks, rounds))
+    results["requests"] = time_interleaved(timed_requests, rounds)
+    for name, figures in results["requests"].items():
+        figures.update(status=statuses[name], queries=queries[name])
     verification_cache.clear()
     results["requests"]["whoami_cache"]["queries_on_miss"] = len(
-        count_queries(lambda: client.get("/api/v1/whoami/", headers={"Authorization": header}))
+        count_queries(
+            lambda: client.get("/api/v1/whoami/", headers={"Authorization": f"Api-Key {key}"})
+        )
     )
     return results
 
