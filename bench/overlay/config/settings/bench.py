@@ -4,6 +4,7 @@ bench/run.py copies this file into a baked project; it is not part of the templa
 """
 
 import importlib
+import logging
 
 from .production import *  # noqa: F403
 from .production import API_KEYS, INSTALLED_APPS, LOGGING, env
@@ -26,11 +27,17 @@ _key_app = next(app for app in INSTALLED_APPS if app.endswith(".api_keys"))
 if "THROTTLE_RATE" in importlib.import_module(f"{_key_app}.settings").DEFAULTS:
     API_KEYS["THROTTLE_RATE"] = None
 
+
+def _at_least_warning(options: dict) -> dict:
+    level = options.get("level", "NOTSET")
+    number = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
+    quiet_enough = isinstance(number, int) and number >= logging.WARNING
+    return {**options, "level": level if quiet_enough else "WARNING"}
+
+
 # Warnings and errors only, so that logging does not dominate the request cost.
 LOGGING = {
     **LOGGING,
-    "root": {**LOGGING.get("root", {}), "level": "WARNING"},
-    "loggers": {
-        name: {**logger, "level": "WARNING"} for name, logger in LOGGING.get("loggers", {}).items()
-    },
+    "root": _at_least_warning(LOGGING.get("root", {})),
+    "loggers": {name: _at_least_warning(opts) for name, opts in LOGGING.get("loggers", {}).items()},
 }
