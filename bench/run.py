@@ -67,8 +67,8 @@ def requirements_stamp() -> str:
     return hashlib.sha256(material).hexdigest()
 
 
-def enter_venv() -> None:
-    """Re-run this script in bench/.venv, creating or updating it from requirements.txt."""
+def enter_venv(script: Path) -> None:
+    """Re-run `script` in bench/.venv, creating or updating it from requirements.txt."""
     if Path(sys.prefix).resolve() == VENV_DIR.resolve():
         return
     python = VENV_DIR / "bin" / "python"
@@ -82,7 +82,7 @@ def enter_venv() -> None:
         if done.returncode != 0:
             sys.exit(f"pip could not install bench/requirements.txt:\n{done.stderr[-3000:]}")
         stamp.write_text(requirements_stamp())
-    os.execv(python, [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+    os.execv(python, [str(python), str(script.resolve()), *sys.argv[1:]])
 
 
 # --- small helpers ------------------------------------------------------------------------
@@ -147,12 +147,17 @@ def machine_facts() -> dict[str, Any]:
 
 
 def template_revision(template: Path) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(template), "describe", "--always", "--dirty"],
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip() or "unknown"
+    """The commit baked, with "-dirty" when the template (bench/ aside) has changes."""
+
+    def git(*args: str) -> str:
+        command = ["git", "-C", str(template), *args]
+        return subprocess.run(command, capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return "unknown (not a git checkout)"
+    changed = git("status", "--porcelain", "--", ".", ":(exclude)bench")
+    return commit + ("-dirty" if changed else "")
 
 
 # --- the baked project --------------------------------------------------------------------
@@ -840,7 +845,7 @@ def benchmark(arguments: argparse.Namespace, workdir: Path, servers: dict[str, S
 
 
 def main() -> int:
-    enter_venv()
+    enter_venv(Path(__file__))
     arguments = parse_arguments()
     # Stopped from outside: still stop the servers and remove the baked project.
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
