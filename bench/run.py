@@ -489,7 +489,7 @@ def ratio(cases: dict[str, dict[str, Any]], top: str, bottom: str) -> dict[str, 
     Each round measures both cases a few seconds apart, so a change in the machine's load
     between rounds cancels out of the ratio. The ratio of the two medians is given too, and
     the same comparison made with server CPU per request (`bottom`'s over `top`'s, so that
-    it reads like the req/s ratio), which other load on the machine hardly moves.
+    it reads like the req/s ratio), as a second opinion.
     """
     pairs = list(zip(cases[top]["runs"], cases[bottom]["runs"], strict=True))
     per_round = [round(a["rps"] / b["rps"], 3) for a, b in pairs]
@@ -628,8 +628,10 @@ def report_markdown(results: dict[str, Any]) -> str:
     lines += [
         "",
         "Server CPU: what the two workers spent per answer (Linux schedstat), median of the "
-        "rounds; other load on the machine hardly moves it. Queries and in-process µs: one "
-        "request through Django's test client in the steady "
+        "rounds; on a shared virtual machine busy neighbours slow every instruction, so it "
+        "moves with their load too, if a little less than req/s: a second opinion, not a "
+        "noise-free figure. Queries and in-process µs: one request through Django's test "
+        "client in the steady "
         f"state (the many-keys database, {micro['rows_in_key_table']:,} rows); the time is "
         "the median of short slices of each case timed in turn, as for the key checks below.",
         "",
