@@ -1,0 +1,43 @@
+"""Benchmark settings: production's, served over plain HTTP on 127.0.0.1, with quiet logs.
+
+bench/run.py copies this file into a baked project; it is not part of the template.
+"""
+
+import importlib
+import logging
+
+from .production import *  # noqa: F403
+from .production import API_KEYS, INSTALLED_APPS, LOGGING, env
+
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+SECURE_SSL_REDIRECT = False  # wrk speaks plain HTTP to 127.0.0.1
+ROOT_URLCONF = "config.bench_urls"
+# The package compared against, beside the project's own key app.
+INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework_api_key"]
+
+# 0 turns the verification cache off; run.py starts one server with each value.
+API_KEYS = {
+    **API_KEYS,
+    "VERIFICATION_CACHE_TTL": env.float("BENCH_VERIFICATION_CACHE_TTL", default=60),
+}
+# No request may be throttled: set the key app's rate to "no limit" where the entry exists
+# (its system check refuses entries it does not know).
+_key_app = next(app for app in INSTALLED_APPS if app.endswith(".api_keys"))
+if "THROTTLE_RATE" in importlib.import_module(f"{_key_app}.settings").DEFAULTS:
+    API_KEYS["THROTTLE_RATE"] = None
+
+
+def _at_least_warning(options: dict) -> dict:
+    level = options.get("level", "NOTSET")
+    number = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
+    quiet_enough = isinstance(number, int) and number >= logging.WARNING
+    return {**options, "level": level if quiet_enough else "WARNING"}
+
+
+# Warnings and errors only, so that logging does not dominate the request cost.
+LOGGING = {
+    **LOGGING,
+    "root": _at_least_warning(LOGGING.get("root", {})),
+    "loggers": {name: _at_least_warning(opts) for name, opts in LOGGING.get("loggers", {}).items()},
+}
