@@ -65,9 +65,11 @@ class BaseAPIKeyManager(models.Manager):
     def find_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
         """The usable key that `parsed` belongs to (expired or not), or None.
 
-        A key verified lately comes from the verification cache; any other costs one query.
+        A key checked lately, accepted or refused, is answered from the verification cache;
+        any other costs one query.
         """
-        if cached := verification_cache.get(self.model, parsed):
+        known, cached = verification_cache.lookup(self.model, parsed)
+        if known:
             return cached
         stamp = verification_cache.stamp(self.model, parsed)  # before the query: see cache.py
         try:
@@ -78,7 +80,8 @@ class BaseAPIKeyManager(models.Manager):
 
     async def afind_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
         """`find_key` for async code: the database is queried without blocking the loop."""
-        if cached := verification_cache.get(self.model, parsed):
+        known, cached = verification_cache.lookup(self.model, parsed)
+        if known:
             return cached
         stamp = verification_cache.stamp(self.model, parsed)  # before the query: see cache.py
         try:
@@ -90,10 +93,12 @@ class BaseAPIKeyManager(models.Manager):
     def _accept(
         self, parsed: ParsedKey, api_key: "AbstractAPIKey | None", stamp: str | None
     ) -> "AbstractAPIKey | None":
-        """`api_key` if `parsed` matches it; rehashes an imported slow hash; remembers the key."""
+        """`api_key` if `parsed` matches it; rehashes an imported slow hash; remembers the
+        verdict either way."""
         # An unknown lookup id is hashed and compared too, so it takes the path a wrong secret does.
         hashed_key = api_key.hashed_key if api_key else UNUSABLE_HASH
         if not self.key_generator.verify_secret(parsed.secret, hashed_key) or api_key is None:
+            verification_cache.refuse(self.model, parsed, stamp)
             return None
         if self.key_generator.needs_rehash(hashed_key):
             api_key.hashed_key = self.key_generator.hash(parsed.secret)
