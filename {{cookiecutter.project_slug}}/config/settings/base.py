@@ -157,4 +157,9 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["stdout"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Errors only: the usage log already has a line for every refused API request, and a
+        # warning per 4xx would let a flood of bad keys double the log volume.
+        "django.request": {"level": "ERROR"},
+    },
 }

@@ -53,6 +53,13 @@ def test_a_request_without_a_valid_key_is_logged_with_dashes(
     assert (record.status, record.lookup_id, record.key_name) == (401, "-", "-")
 
 
+def test_a_refused_request_is_logged_once(api_client, caplog):
+    caplog.set_level(logging.INFO, logger="api_keys.usage")
+    assert api_client.get(WHOAMI).status_code == 401
+    # Not a second time as django.request's "Unauthorized" warning: that logger is at ERROR.
+    assert [record.name for record in caplog.records] == ["api_keys.usage"]
+
+
 @pytest.mark.parametrize("header", [None, "HTTP_X_API_KEY"])
 def test_no_log_record_holds_the_key_or_its_header(api_client, caplog, settings, header):
     settings.DEBUG = True  # SQL is logged too
