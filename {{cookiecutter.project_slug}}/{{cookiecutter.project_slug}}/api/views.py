@@ -17,12 +17,19 @@ from ..api_keys.models import APIKey
 from .exceptions import error_body
 
 
-class WhoAmISerializer(serializers.ModelSerializer):
-    expires = serializers.DateTimeField(source="expiry_date", allow_null=True)
+def _help_text(field_name: str) -> str:
+    return str(APIKey._meta.get_field(field_name).help_text)
 
-    class Meta:
-        model = APIKey
-        fields = ["name", "lookup_id", "created", "expires"]
+
+# Fields declared rather than derived from the model: a ModelSerializer rebuilds its fields
+# from the model on every request, which would double this endpoint's cost.
+class WhoAmISerializer(serializers.Serializer):
+    """The key the request was made with."""
+
+    name = serializers.CharField(read_only=True, help_text=_help_text("name"))
+    lookup_id = serializers.CharField(read_only=True, help_text=_help_text("lookup_id"))
+    created = serializers.DateTimeField(read_only=True)
+    expires = serializers.DateTimeField(source="expiry_date", read_only=True, allow_null=True)
 
 
 class WhoAmIView(GenericAPIView):
