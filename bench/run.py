@@ -34,7 +34,8 @@ from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 TEMPLATE_DIR = BENCH_DIR.parent
-VENV_DIR = BENCH_DIR / ".venv"
+# One per Python version, so that runs under several Pythons do not rebuild each other's.
+VENV_DIR = BENCH_DIR / f".venv-py{sys.version_info.major}{sys.version_info.minor}"
 REQUIREMENTS = BENCH_DIR / "requirements.txt"
 OVERLAY_DIR = BENCH_DIR / "overlay"
 WRK_SCRIPT = BENCH_DIR / "wrk_report.lua"
@@ -68,7 +69,7 @@ def requirements_stamp() -> str:
 
 
 def enter_venv(script: Path) -> None:
-    """Re-run `script` in bench/.venv, creating or updating it from requirements.txt."""
+    """Re-run `script` in bench/.venv-pyXY, creating or updating it from requirements.txt."""
     if Path(sys.prefix).resolve() == VENV_DIR.resolve():
         return
     python = VENV_DIR / "bin" / "python"
