@@ -55,19 +55,15 @@ class APIKeyAuthentication(BaseAuthentication):
 
     def verify(self, key: str) -> AbstractAPIKey:
         """The usable, unexpired key object for `key`, or AuthenticationFailed saying why not."""
-        parsed = self.model.objects.key_generator.parse(key)
-        if parsed is None:
-            raise AuthenticationFailed("Malformed API key.", code="malformed_api_key")
-        return self._accept(self.model.objects.find_key(parsed))
+        return self._accept(*self.model.objects.check_key(key))
 
     async def averify(self, key: str) -> AbstractAPIKey:
         """`verify` for async code, such as async views and websocket consumers."""
-        parsed = self.model.objects.key_generator.parse(key)
-        if parsed is None:
-            raise AuthenticationFailed("Malformed API key.", code="malformed_api_key")
-        return self._accept(await self.model.objects.afind_key(parsed))
+        return self._accept(*await self.model.objects.acheck_key(key))
 
-    def _accept(self, api_key: AbstractAPIKey | None) -> AbstractAPIKey:
+    def _accept(self, well_formed: bool, api_key: AbstractAPIKey | None) -> AbstractAPIKey:
+        if not well_formed:
+            raise AuthenticationFailed("Malformed API key.", code="malformed_api_key")
         if api_key is None:
             raise AuthenticationFailed("Invalid API key.", code="invalid_api_key")
         if api_key.has_expired:

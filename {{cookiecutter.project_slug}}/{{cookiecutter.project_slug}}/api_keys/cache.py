@@ -4,7 +4,8 @@ It remembers both verdicts: keys it accepted (a hit costs no query and no hash c
 keys it refused (unknown, revoked, wrong secret), which a client retrying a dead key, or
 anyone sending well-formed junk, would otherwise make cost a query each. Refusals are kept in
 a map of their own, so that a flood of bad keys cannot push good ones out. Entries are found
-by a digest of the presented key (the key itself is never kept), and forgotten:
+by a digest of the key as presented (the key itself is never kept), so a hit needs no parsing
+of the key either, and are forgotten:
 - when their time is up (API_KEYS["VERIFICATION_CACHE_TTL"] seconds);
 - in this process, as soon as a key with that lookup id is saved, revoked or deleted here;
 - in every other process, on their next use of the key, when the Django cache is shared
@@ -34,7 +35,6 @@ from django.core.signals import setting_changed
 from .settings import api_keys_settings
 
 if TYPE_CHECKING:
-    from .keys import ParsedKey
     from .models import AbstractAPIKey
 
 
@@ -69,73 +69,68 @@ class VerificationCache:
         self._lock = threading.Lock()
 
     @staticmethod
-    def digest(model: type, parsed: "ParsedKey") -> bytes:
-        material = f"{model._meta.label_lower}\x00{parsed.lookup_id}\x00{parsed.secret}"
-        return hashlib.sha256(material.encode()).digest()
+    def digest(model: type, key: str) -> bytes:
+        return hashlib.sha256(f"{model._meta.label_lower}\x00{key}".encode()).digest()
 
-    def lookup(self, model: type, parsed: "ParsedKey") -> "tuple[bool, AbstractAPIKey | None]":
-        """(True, key) for a key accepted lately, (True, None) for one refused lately, and
-        (False, None) when this process has no verdict that still holds."""
+    def lookup(self, model: type, key: str) -> "tuple[bool, AbstractAPIKey | None]":
+        """For `key` as presented: (True, key object) if it was accepted lately, (True, None)
+        if it was refused lately, and (False, None) when this process has no verdict that
+        still holds."""
         ttl = api_keys_settings().verification_cache_ttl
         if not ttl:
             return False, None
-        digest = self.digest(model, parsed)
+        digest = self.digest(model, key)
         with self._lock:
             entry = self._entries.get(digest)
             refusal = self._refusals.get(digest) if entry is None else None
         if entry is not None:
             api_key, stored_at, stamp = entry
-            if self._holds(model, parsed, stored_at, stamp, ttl):
+            if self._holds(model, api_key.lookup_id, stored_at, stamp, ttl):
                 return True, api_key
             with self._lock:
                 self._entries.pop(digest, None)
         elif refusal is not None:
-            _, stored_at, stamp = refusal
-            if self._holds(model, parsed, stored_at, stamp, ttl):
+            lookup_id, stored_at, stamp = refusal
+            if self._holds(model, lookup_id, stored_at, stamp, ttl):
                 return True, None
             with self._lock:
                 self._refusals.pop(digest, None)
         return False, None
 
-    def get(self, model: type, parsed: "ParsedKey") -> "AbstractAPIKey | None":
-        """The key object `parsed` was accepted as lately, or None."""
-        return self.lookup(model, parsed)[1]
-
     def _holds(
-        self, model: type, parsed: "ParsedKey", stored_at: float, stamp: str | None, ttl: float
+        self, model: type, lookup_id: str, stored_at: float, stamp: str | None, ttl: float
     ) -> bool:
         if time.monotonic() - stored_at > ttl:
             return False
         if not stamps_are_shared():
             return True  # `forget` already dropped every entry a change here made stale
-        return caches[DEFAULT_CACHE_ALIAS].get(_stamp_name(model, parsed.lookup_id)) == stamp
+        return caches[DEFAULT_CACHE_ALIAS].get(_stamp_name(model, lookup_id)) == stamp
 
-    def stamp(self, model: type, parsed: "ParsedKey") -> str | None:
-        """The key's current stamp. Read it before querying the key, and give it to `put`
-        or `refuse`."""
+    def stamp(self, model: type, lookup_id: str) -> str | None:
+        """The current stamp of the key with `lookup_id`. Read it before querying the key,
+        and give it to `put` or `refuse`."""
         if not api_keys_settings().verification_cache_ttl:
             return None
         if not stamps_are_shared():
             return str(self._changes)
-        return caches[DEFAULT_CACHE_ALIAS].get(_stamp_name(model, parsed.lookup_id))
+        return caches[DEFAULT_CACHE_ALIAS].get(_stamp_name(model, lookup_id))
 
-    def put(
-        self, model: type, parsed: "ParsedKey", api_key: "AbstractAPIKey", stamp: str | None
-    ) -> None:
-        """Remember that `parsed` is `api_key`, queried after `stamp` was read (see `stamp`)."""
-        self._remember(self._entries, model, parsed, api_key, stamp)
+    def put(self, model: type, key: str, api_key: "AbstractAPIKey", stamp: str | None) -> None:
+        """Remember that `key` is `api_key`, queried after `stamp` was read (see `stamp`)."""
+        self._remember(self._entries, model, key, api_key, stamp)
 
-    def refuse(self, model: type, parsed: "ParsedKey", stamp: str | None) -> None:
-        """Remember that `parsed` matched no usable key, queried after `stamp` was read."""
-        self._remember(self._refusals, model, parsed, parsed.lookup_id, stamp)
+    def refuse(self, model: type, key: str, lookup_id: str, stamp: str | None) -> None:
+        """Remember that `key`, with `lookup_id`, matched no usable key, queried after `stamp`
+        was read."""
+        self._remember(self._refusals, model, key, lookup_id, stamp)
 
     def _remember(
-        self, entries: OrderedDict, model: type, parsed: "ParsedKey", value: Any, stamp: str | None
+        self, entries: OrderedDict, model: type, key: str, value: Any, stamp: str | None
     ) -> None:
         options = api_keys_settings()
         if not options.verification_cache_ttl:
             return
-        digest = self.digest(model, parsed)
+        digest = self.digest(model, key)
         shared = stamps_are_shared()
         with self._lock:
             if not shared and stamp != str(self._changes):

@@ -13,7 +13,7 @@ import hmac
 import re
 import string
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from django.contrib.auth.hashers import check_password
@@ -44,7 +44,9 @@ class ParsedKey:
     lookup_id: str
     # The secret for current keys; the whole key for imported `prefix.secret` keys,
     # as djangorestframework-api-key hashed them.
-    secret: str
+    secret: str = field(repr=False)
+    # The key as presented, which the verification cache knows it by (as a digest).
+    key: str = field(repr=False)
 
 
 def to_base62(number: int, width: int) -> str:
@@ -109,10 +111,10 @@ class KeyGenerator:
         if match := pattern.fullmatch(key):
             body, lookup_id, secret, check = match.groups()
             if hmac.compare_digest(check, checksum(body)):
-                return ParsedKey(lookup_id=lookup_id, secret=secret)
+                return ParsedKey(lookup_id=lookup_id, secret=secret, key=key)
             return None
         if match := LEGACY_KEY.fullmatch(key):
-            return ParsedKey(lookup_id=match[1], secret=key)
+            return ParsedKey(lookup_id=match[1], secret=key, key=key)
         return None
 
     def verify_secret(self, secret: str, hashed_key: str) -> bool:

@@ -62,28 +62,53 @@ class BaseAPIKeyManager(models.Manager):
         """The keys that may authenticate; override to narrow them (e.g. active owners only)."""
         return self.filter(revoked=False)
 
-    def find_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
-        """The usable key that `parsed` belongs to (expired or not), or None.
+    def check_key(self, key: str) -> "tuple[bool, AbstractAPIKey | None]":
+        """(well formed, the usable key it belongs to or None) for a key as presented; the key
+        may have expired.
 
-        A key checked lately, accepted or refused, is answered from the verification cache;
-        any other costs one query.
+        A key checked lately, accepted or refused, is answered from the verification cache,
+        without even being parsed again; any other well-formed key costs one query.
         """
-        known, cached = verification_cache.lookup(self.model, parsed)
+        known, cached = verification_cache.lookup(self.model, key)
         if known:
-            return cached
-        stamp = verification_cache.stamp(self.model, parsed)  # before the query: see cache.py
+            return True, cached
+        parsed = self.key_generator.parse(key)
+        if parsed is None:
+            return False, None
+        return True, self._query_key(parsed)
+
+    async def acheck_key(self, key: str) -> "tuple[bool, AbstractAPIKey | None]":
+        """`check_key` for async code: the database is queried without blocking the loop."""
+        known, cached = verification_cache.lookup(self.model, key)
+        if known:
+            return True, cached
+        parsed = self.key_generator.parse(key)
+        if parsed is None:
+            return False, None
+        return True, await self._aquery_key(parsed)
+
+    def find_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
+        """The usable key that `parsed` belongs to (expired or not), or None; see `check_key`."""
+        known, cached = verification_cache.lookup(self.model, parsed.key)
+        return cached if known else self._query_key(parsed)
+
+    async def afind_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
+        """`find_key` for async code."""
+        known, cached = verification_cache.lookup(self.model, parsed.key)
+        return cached if known else await self._aquery_key(parsed)
+
+    def _query_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
+        # Read before the query: see cache.py.
+        stamp = verification_cache.stamp(self.model, parsed.lookup_id)
         try:
             api_key = self.get_usable_keys().get(lookup_id=parsed.lookup_id)
         except self.model.DoesNotExist:
             api_key = None
         return self._accept(parsed, api_key, stamp)
 
-    async def afind_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
-        """`find_key` for async code: the database is queried without blocking the loop."""
-        known, cached = verification_cache.lookup(self.model, parsed)
-        if known:
-            return cached
-        stamp = verification_cache.stamp(self.model, parsed)  # before the query: see cache.py
+    async def _aquery_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
+        # Read before the query: see cache.py.
+        stamp = verification_cache.stamp(self.model, parsed.lookup_id)
         try:
             api_key = await self.get_usable_keys().aget(lookup_id=parsed.lookup_id)
         except self.model.DoesNotExist:
@@ -98,26 +123,24 @@ class BaseAPIKeyManager(models.Manager):
         # An unknown lookup id is hashed and compared too, so it takes the path a wrong secret does.
         hashed_key = api_key.hashed_key if api_key else UNUSABLE_HASH
         if not self.key_generator.verify_secret(parsed.secret, hashed_key) or api_key is None:
-            verification_cache.refuse(self.model, parsed, stamp)
+            verification_cache.refuse(self.model, parsed.key, parsed.lookup_id, stamp)
             return None
         if self.key_generator.needs_rehash(hashed_key):
             api_key.hashed_key = self.key_generator.hash(parsed.secret)
             self.filter(pk=api_key.pk).update(hashed_key=api_key.hashed_key)
-        verification_cache.put(self.model, parsed, api_key, stamp)
+        verification_cache.put(self.model, parsed.key, api_key, stamp)
         return api_key
 
     def get_from_key(self, key: str) -> "AbstractAPIKey":
         """The usable key matching `key`; raises `DoesNotExist` if none does."""
-        parsed = self.key_generator.parse(key)
-        api_key = self.find_key(parsed) if parsed else None
+        api_key = self.check_key(key)[1]
         if api_key is None:
             raise self.model.DoesNotExist("No usable API key matches the given key.")
         return api_key
 
     async def aget_from_key(self, key: str) -> "AbstractAPIKey":
         """`get_from_key` for async code."""
-        parsed = self.key_generator.parse(key)
-        api_key = await self.afind_key(parsed) if parsed else None
+        api_key = (await self.acheck_key(key))[1]
         if api_key is None:
             raise self.model.DoesNotExist("No usable API key matches the given key.")
         return api_key

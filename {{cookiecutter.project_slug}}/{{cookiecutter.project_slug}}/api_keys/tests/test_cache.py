@@ -30,6 +30,12 @@ def test_a_verified_key_is_verified_again_without_a_query(key, django_assert_num
         assert APIKey.objects.is_valid(key)
 
 
+def test_a_verified_key_is_not_even_parsed_again(key):
+    assert APIKey.objects.is_valid(key)
+    with mock.patch.object(APIKey.objects.key_generator, "parse", side_effect=AssertionError):
+        assert APIKey.objects.is_valid(key)
+
+
 def test_the_cache_keeps_no_plaintext_key(key):
     APIKey.objects.is_valid(key)
     assert len(verification_cache) == 1
@@ -203,8 +209,8 @@ def test_a_rotation_is_not_missed_by_a_query_made_before_it_commits(
         # expiring) and remembers it under the stamp that rotate() has just written.
         as_committed = APIKey.objects.get(pk=api_key.pk)
         as_committed.expiry_date = None
-        stamp = verification_cache.stamp(APIKey, parsed)
-        verification_cache.put(APIKey, parsed, as_committed, stamp)
+        stamp = verification_cache.stamp(APIKey, parsed.lookup_id)
+        verification_cache.put(APIKey, key, as_committed, stamp)
     assert not APIKey.objects.is_valid(key)
 
 

@@ -128,6 +128,21 @@ def test_one_query_to_verify_a_key(django_assert_num_queries):
         assert APIKey.objects.is_valid(key)
 
 
+def test_check_key_tells_malformed_from_unknown():
+    api_key, key = APIKey.objects.create_key(name="checked")
+    assert APIKey.objects.check_key(key) == (True, api_key)
+    assert APIKey.objects.check_key(APIKey.objects.key_generator.generate()[0]) == (True, None)
+    assert APIKey.objects.check_key(key[:-1]) == (False, None)
+    assert APIKey.objects.check_key("") == (False, None)
+
+
+def test_a_parsed_key_shows_no_secret():
+    key = APIKey.objects.key_generator.generate()[0]
+    parsed = APIKey.objects.key_generator.parse(key)
+    assert parsed.lookup_id in repr(parsed)
+    assert parsed.secret not in repr(parsed)
+
+
 def test_malformed_key_costs_no_query(django_assert_num_queries):
     _, key = APIKey.objects.create_key(name="billing")
     with django_assert_num_queries(0):
