@@ -134,7 +134,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "POSTPROCESSING_HOOKS": ["{{ cookiecutter.project_slug }}.api.schema.document_errors"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "{{ cookiecutter.project_slug }}.api.schema.document_errors",
+        "{{ cookiecutter.project_slug }}.api.schema.spell_nullable_as_3_1",
+    ],
 }
 API_DOCS = env.bool("DJANGO_API_DOCS", default=False)
 

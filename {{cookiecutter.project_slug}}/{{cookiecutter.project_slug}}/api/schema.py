@@ -1,4 +1,5 @@
-"""OpenAPI additions: every operation documents the error answers it can give."""
+"""OpenAPI postprocessing: every operation documents the error answers it can give, and
+`nullable` is spelled the OpenAPI 3.1 way."""
 
 from typing import Any
 
@@ -45,4 +46,25 @@ def document_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
                 operation["responses"].setdefault(
                     status, {"description": description, "content": content}
                 )
+    return result
+
+
+def spell_nullable_as_3_1(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: OpenAPI 3.1 has no `nullable`; a schema that may be
+    null lists "null" among its types. DRF's paginators still write `nullable: true`."""
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            # A bool is the keyword; a property named "nullable" would have a schema as its value.
+            nullable = isinstance(node.get("nullable"), bool) and node.pop("nullable")
+            if nullable and isinstance(node.get("type"), str):
+                node["type"] = [node["type"], "null"]
+            for name, value in node.items():
+                if name not in ("example", "examples"):  # data, not schemas
+                    visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(result)
     return result

@@ -1,5 +1,7 @@
 """The OpenAPI schema: valid, and it tells clients how to send their key and which scopes."""
 
+import json
+
 import pytest
 from django.core.management import call_command
 from drf_spectacular.validation import validate_schema
@@ -17,6 +19,12 @@ def schema(api_client):
 def test_schema_is_valid_openapi_3_1(schema):
     assert schema["openapi"].startswith("3.1")
     validate_schema(schema)
+
+
+def test_nullable_is_spelled_the_openapi_3_1_way(schema):
+    assert '"nullable"' not in json.dumps(schema)
+    page = schema["components"]["schemas"]["PaginatedAPIKeyList"]["properties"]
+    assert page["next"]["type"] == page["previous"]["type"] == ["string", "null"]
 
 
 def test_schema_generation_gives_no_warning():
