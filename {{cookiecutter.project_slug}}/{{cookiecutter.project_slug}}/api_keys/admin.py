@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html, format_html_join
 
+from .authentication import key_header
 from .forms import APIKeyAdminForm, RotateForm
 from .models import AbstractAPIKey, APIKey
 
@@ -147,6 +148,7 @@ class APIKeyModelAdmin(admin.ModelAdmin):
             "api_key": obj,
             "key": key,
             "replaced": replaced,
+            "key_header": ": ".join(key_header()),
             "change_url": reverse(admin_urlname(self.opts, "change"), args=[obj.pk]),
             "changelist_url": reverse(admin_urlname(self.opts, "changelist")),
         }

@@ -10,6 +10,20 @@ from .models import AbstractAPIKey, APIKey
 from .settings import api_keys_settings
 
 
+def header_name(meta_name: str) -> str:
+    """The HTTP header behind a request.META name: HTTP_X_API_KEY -> X-Api-Key."""
+    return meta_name.removeprefix("HTTP_").replace("_", "-").title()
+
+
+def key_header() -> tuple[str, str]:
+    """The header clients send their key in, and how its value reads:
+    ("Authorization", "Api-Key <key>"), or ("X-Api-Key", "<key>") with API_KEYS["HEADER"]."""
+    options = api_keys_settings()
+    if options.header:
+        return header_name(options.header), "<key>"
+    return "Authorization", f"{options.keyword} <key>"
+
+
 class KeyParser:
     """Reads the presented key from `Authorization: Api-Key <key>` or the configured header."""
 

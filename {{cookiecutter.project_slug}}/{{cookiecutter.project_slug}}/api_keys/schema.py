@@ -4,13 +4,7 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
-from .authentication import APIKeyAuthentication
-from .settings import api_keys_settings
-
-
-def header_name(meta_name: str) -> str:
-    """The HTTP header behind a request.META name: HTTP_X_API_KEY -> X-Api-Key."""
-    return meta_name.removeprefix("HTTP_").replace("_", "-").title()
+from .authentication import APIKeyAuthentication, key_header
 
 
 class APIKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -19,11 +13,7 @@ class APIKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     name = "ApiKeyAuth"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        options = api_keys_settings()
-        if options.header:
-            header, example = header_name(options.header), "<key>"
-        else:
-            header, example = "Authorization", f"{options.keyword} <key>"
+        header, example = key_header()
         return {
             "type": "apiKey",
             "in": "header",

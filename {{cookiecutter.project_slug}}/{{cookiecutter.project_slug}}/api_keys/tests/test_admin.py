@@ -45,6 +45,18 @@ def test_created_key_is_shown_once_on_the_answer_page(admin_client, api_client):
         assert key not in page
 
 
+@pytest.mark.parametrize(
+    ("header", "shown"),
+    [(None, "Authorization: Api-Key &lt;key&gt;"), ("HTTP_X_API_KEY", "X-Api-Key: &lt;key&gt;")],
+)
+def test_the_key_page_names_the_header_clients_send_it_in(
+    admin_client, api_keys_options, header, shown
+):
+    api_keys_options(HEADER=header)
+    response, _, _ = create_in_admin(admin_client)
+    assert f"<code>{shown}</code>" in response.content.decode()
+
+
 def test_created_key_goes_into_no_cookie_and_no_message(admin_client):
     response, _, key = create_in_admin(admin_client)
     for cookie in response.cookies.values():
