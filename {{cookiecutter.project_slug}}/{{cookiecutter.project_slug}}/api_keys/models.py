@@ -18,6 +18,7 @@ from .keys import (
     KeyGenerator,
     ParsedKey,
 )
+from .scopes import normalize_scopes
 from .settings import api_keys_settings
 
 
@@ -240,6 +241,7 @@ class AbstractAPIKey(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self._validate_revoked()
+        self._validate_access()
         super().save(*args, **kwargs)
         self._forget_now_and_on_commit()
 
@@ -255,6 +257,21 @@ class AbstractAPIKey(models.Model):
 
     def clean(self) -> None:
         self._validate_revoked()
+
+    def _validate_access(self) -> None:
+        """Scopes and throttle rate, however they were set (the admin and the commands check
+        them too, with messages of their own): a typo would otherwise fail only at request time,
+        as a 403 or an unlimited rate."""
+        scopes = self.scopes
+        is_a_list = isinstance(scopes, list | tuple | set)
+        if not is_a_list or not all(isinstance(scope, str) for scope in scopes):
+            raise ValidationError({"scopes": "Scopes are a list of strings, e.g. ['orders:read']."})
+        try:
+            self.scopes = normalize_scopes(scopes)
+        except ValueError as error:
+            raise ValidationError({"scopes": str(error)}) from None
+        if self.throttle_rate:
+            validate_throttle_rate(self.throttle_rate)
 
     @property
     def has_expired(self) -> bool:

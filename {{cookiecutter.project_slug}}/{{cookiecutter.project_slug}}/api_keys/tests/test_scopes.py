@@ -1,7 +1,9 @@
 """Scopes as people type them: checked, sorted and stored once each."""
 
 import pytest
+from django.core.exceptions import ValidationError
 
+from ..models import APIKey
 from ..scopes import normalize_scopes, parse_scopes
 
 
@@ -32,3 +34,26 @@ def test_malformed_scopes_are_refused_by_name(text):
 def test_an_empty_scope_is_refused_when_given_on_its_own():
     with pytest.raises(ValueError, match="Not a valid scope: ''"):
         normalize_scopes(["orders:read", ""])
+
+
+@pytest.mark.django_db
+def test_keys_created_in_code_store_scopes_sorted_and_once_each():
+    api_key, _ = APIKey.objects.create_key(name="code", scopes=["orders:write", "orders:read"] * 2)
+    api_key.refresh_from_db()
+    assert api_key.scopes == ["orders:read", "orders:write"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"scopes": ["Orders:Read"]}, "Not a valid scope: 'Orders:Read'"),
+        ({"scopes": "orders:read"}, "Scopes are a list of strings"),
+        ({"scopes": [7]}, "Scopes are a list of strings"),
+        ({"throttle_rate": "fast"}, "is not a rate"),
+    ],
+)
+def test_keys_created_in_code_with_bad_scopes_or_rate_are_refused(fields, message):
+    with pytest.raises(ValidationError, match=message):
+        APIKey.objects.create_key(name="typo", **fields)
+    assert not APIKey.objects.exists()
