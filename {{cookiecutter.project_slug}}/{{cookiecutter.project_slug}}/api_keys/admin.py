@@ -4,6 +4,7 @@ them, rotate them (the new key is shown the same way) and revoke them."""
 from datetime import timedelta
 from typing import Any
 
+import django
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.templatetags.admin_urls import admin_urlname
@@ -16,6 +17,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 
 from .authentication import key_header
 from .forms import APIKeyAdminForm, RotateForm
@@ -142,9 +144,7 @@ class APIKeyModelAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         """The one page that shows a new key, after it is added or issued by a rotation."""
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "API key rotated" if replaced else "API key created",
+            **self._page_context(request, "API key rotated" if replaced else "API key created"),
             "api_key": obj,
             "key": key,
             "replaced": replaced,
@@ -152,9 +152,28 @@ class APIKeyModelAdmin(admin.ModelAdmin):
             "change_url": reverse(admin_urlname(self.opts, "change"), args=[obj.pk]),
             "changelist_url": reverse(admin_urlname(self.opts, "changelist")),
         }
+        context["crumbs"].append((obj.name, None))
         response = TemplateResponse(request, self.key_created_template, context)
         add_never_cache_headers(response)
         return response
+
+    def _page_context(self, request: HttpRequest, title: str) -> dict[str, Any]:
+        """What every page of this admin's own needs: the admin's context, and breadcrumbs up to
+        the list of keys (`crumbs`: (label, URL or None) pairs) in the running Django's markup."""
+        app_list = reverse("admin:app_list", kwargs={"app_label": self.opts.app_label})
+        changelist = reverse(admin_urlname(self.opts, "changelist"))
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "crumbs": [
+                ("Home", reverse("admin:index")),
+                (self.opts.app_config.verbose_name, app_list),
+                (capfirst(self.opts.verbose_name_plural), changelist),
+            ],
+            # Django 6 marks breadcrumbs up as a list; 5.2 as a div of links.
+            "breadcrumbs_as_list": django.VERSION >= (6,),
+        }
 
     def render_change_form(
         self,
@@ -200,14 +219,12 @@ class APIKeyModelAdmin(admin.ModelAdmin):
             self.log_change(request, obj, f"Rotated: replaced by {new.lookup_id}.")
             return self.render_key_created(request, new, key, replaced=obj)
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": f"Rotate the API key “{obj.name}”",
+            **self._page_context(request, f"Rotate the API key “{obj.name}”"),
             "api_key": obj,
             "form": form,
             "change_url": change_url,
-            "changelist_url": reverse(admin_urlname(self.opts, "changelist")),
         }
+        context["crumbs"] += [(obj.name, change_url), ("Rotate", None)]
         return TemplateResponse(request, self.rotate_template, context)
 
     @admin.action(description="Revoke selected keys", permissions=["change"])
@@ -224,15 +241,14 @@ class APIKeyModelAdmin(admin.ModelAdmin):
             self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
             return None
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Revoke API keys?",
+            **self._page_context(request, "Revoke API keys?"),
             "queryset": queryset,
             "to_revoke": [api_key for api_key in queryset if not api_key.revoked],
             "already_revoked": [api_key for api_key in queryset if api_key.revoked],
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
             "changelist_url": reverse(admin_urlname(self.opts, "changelist")),
         }
+        context["crumbs"].append(("Revoke", None))
         return TemplateResponse(request, self.revoke_confirmation_template, context)
 
 

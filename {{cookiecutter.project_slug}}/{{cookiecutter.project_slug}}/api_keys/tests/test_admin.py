@@ -1,5 +1,6 @@
 """The admin flow: create a key and see it once, view keys, revoke for good."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -340,3 +341,25 @@ def test_rotating_needs_the_add_permission_too(staff_client):
     assert staff_client.get(rotate_url(api_key)).status_code == 403
     assert staff_client.post(rotate_url(api_key), {"grace": "1h"}).status_code == 403
     assert APIKey.objects.count() == 1
+
+
+def breadcrumbs(page: bytes) -> tuple[str, list[str]]:
+    """The tag of a page's breadcrumbs and the texts of their links."""
+    found = re.search(rb'<(ol|div) class="breadcrumbs">(.*?)</\1>', page, re.S)
+    assert found, page
+    return found[1].decode(), re.findall(r"<a [^>]*>([^<]*)</a>", found[2].decode())
+
+
+def test_the_key_app_s_own_pages_have_breadcrumbs_like_the_admin_s(admin_client):
+    api_key, _ = APIKey.objects.create_key(name="crumbs")
+    tag, links = breadcrumbs(admin_client.get(LIST_URL).content)
+    pages = {
+        "created": create_in_admin(admin_client)[0],
+        "rotate": admin_client.get(rotate_url(api_key)),
+        "revoke": revoke_selected(admin_client, [api_key], confirmed=False),
+    }
+    for name, response in pages.items():
+        own_tag, own_links = breadcrumbs(response.content)
+        assert own_tag == tag, name
+        assert own_links[:2] == links[:2] and own_links[2] == "API keys", name
+    assert breadcrumbs(pages["rotate"].content)[1][-1] == "crumbs"
