@@ -70,23 +70,21 @@ class BaseAPIKeyManager(models.Manager):
         A key checked lately, accepted or refused, is answered from the verification cache,
         without even being parsed again; any other well-formed key costs one query.
         """
-        known, cached = verification_cache.lookup(self.model, key)
-        if known:
-            return True, cached
-        parsed = self.key_generator.parse(key)
-        if parsed is None:
-            return False, None
-        return True, self._query_key(parsed)
+        answer = self._answer_without_query(key)
+        return answer if isinstance(answer, tuple) else (True, self._query_key(answer))
 
     async def acheck_key(self, key: str) -> "tuple[bool, AbstractAPIKey | None]":
         """`check_key` for async code: the database is queried without blocking the loop."""
+        answer = self._answer_without_query(key)
+        return answer if isinstance(answer, tuple) else (True, await self._aquery_key(answer))
+
+    def _answer_without_query(self, key: str) -> "tuple[bool, AbstractAPIKey | None] | ParsedKey":
+        """`check_key`'s answer where no query is needed (a verdict from the cache, or a
+        malformed key); otherwise the parsed key, to query."""
         known, cached = verification_cache.lookup(self.model, key)
         if known:
             return True, cached
-        parsed = self.key_generator.parse(key)
-        if parsed is None:
-            return False, None
-        return True, await self._aquery_key(parsed)
+        return self.key_generator.parse(key) or (False, None)
 
     def find_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
         """The usable key that `parsed` belongs to (expired or not), or None; see `check_key`."""
