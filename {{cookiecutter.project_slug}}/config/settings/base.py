@@ -107,12 +107,15 @@ STORAGES = {
 }
 
 REST_FRAMEWORK = {
+    # The key first: its 401 answers carry `WWW-Authenticate: Api-Key`. Sessions let a view
+    # open to logged-in users too (`HasAPIKey | IsAuthenticated`) admit them.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "{{ cookiecutter.project_slug }}.api_keys.authentication.APIKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
+    # A valid key holding the view's `required_scopes`.
     "DEFAULT_PERMISSION_CLASSES": [
         "{{ cookiecutter.project_slug }}.api_keys.permissions.HasAPIKey",
-        "{{ cookiecutter.project_slug }}.api_keys.permissions.HasScopes",
     ],
     # Requests per key: API_KEYS["THROTTLE_RATE"], or the key's own throttle_rate.
     "DEFAULT_THROTTLE_CLASSES": [

@@ -65,7 +65,8 @@ def test_method_not_allowed_keeps_the_shape(keyed_client):
 
 def test_database_outage_answers_503_not_500(keyed_client):
     with mock.patch(
-        "django.db.models.query.QuerySet.get", side_effect=OperationalError("server closed")
+        "django.db.backends.utils.CursorWrapper.execute",
+        side_effect=OperationalError("server closed"),
     ):
         response = keyed_client.get("/api/v1/whoami/")
     assert response.status_code == 503
