@@ -87,6 +87,11 @@ CACHES = {
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 {%- endif %}
 
+# Variables that hold API keys stay hidden on error pages and reports, DEBUG or not.
+DEFAULT_EXCEPTION_REPORTER_FILTER = (
+    "{{ cookiecutter.project_slug }}.api.exceptions.SafeEvenInDebugReporterFilter"
+)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
