@@ -66,7 +66,7 @@ def organization():
 @pytest.fixture
 def org_key(organization):
     return OrganizationAPIKey.objects.create_key(
-        name="acme-backend", organization=organization, scopes=["invoices:read"]
+        name="acme-backend", organization=organization, scopes=["organization:read"]
     )
 
 
@@ -90,7 +90,7 @@ def test_a_custom_model_key_is_accepted_by_its_permission_alone(org_key):
 
 @use_these_urls
 def test_a_key_of_another_model_is_refused_with_401(organization):
-    _, key = APIKey.objects.create_key(name="plain", scopes=["invoices:read"])
+    _, key = APIKey.objects.create_key(name="plain", scopes=["organization:read"])
     response = get("/organization/", key)
     assert response.status_code == 401
     assert error_code(response) == "invalid_api_key"
@@ -103,7 +103,7 @@ def test_a_view_s_own_permission_classes_still_enforce_its_scopes(organization):
     response = get("/organization/", key)
     assert response.status_code == 403
     assert error_code(response) == "missing_scope"
-    assert "invoices:read" in response.json()["error"]["message"]
+    assert "organization:read" in response.json()["error"]["message"]
 
 
 @use_these_urls

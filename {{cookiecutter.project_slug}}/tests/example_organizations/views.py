@@ -6,10 +6,10 @@ from .permissions import HasOrganizationAPIKey
 
 
 class OrganizationView(APIView):
-    """GET: the organisation of the calling key, which needs the `invoices:read` scope."""
+    """GET: the organisation of the calling key, which needs the `organization:read` scope."""
 
     permission_classes = [HasOrganizationAPIKey]
-    required_scopes = ["invoices:read"]
+    required_scopes = ["organization:read"]
 
     def get(self, request: Request) -> Response:
         return Response({"organization": request.auth.organization.name})
