@@ -87,6 +87,11 @@ CACHES = {
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 {%- endif %}
 
+# Variables that hold API keys stay hidden on error pages and reports, DEBUG or not.
+DEFAULT_EXCEPTION_REPORTER_FILTER = (
+    "{{ cookiecutter.project_slug }}.api.exceptions.SafeEvenInDebugReporterFilter"
+)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -107,12 +112,15 @@ STORAGES = {
 }
 
 REST_FRAMEWORK = {
+    # The key first: its 401 answers carry `WWW-Authenticate: Api-Key`. Sessions let a view
+    # open to logged-in users too (`HasAPIKey | IsAuthenticated`) admit them.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "{{ cookiecutter.project_slug }}.api_keys.authentication.APIKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
+    # A valid key holding the view's `required_scopes`.
     "DEFAULT_PERMISSION_CLASSES": [
         "{{ cookiecutter.project_slug }}.api_keys.permissions.HasAPIKey",
-        "{{ cookiecutter.project_slug }}.api_keys.permissions.HasScopes",
     ],
     # Requests per key: API_KEYS["THROTTLE_RATE"], or the key's own throttle_rate.
     "DEFAULT_THROTTLE_CLASSES": [

@@ -6,23 +6,22 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
-from .authentication import KeyParser
-from .models import AbstractAPIKey, APIKey
 from .settings import api_keys_settings
+from .verification import verified_key, warn_cache_unavailable
 
 
 class APIKeyRateThrottle(SimpleRateThrottle):
     """Allows each key its `throttle_rate`, or API_KEYS["THROTTLE_RATE"] when that is empty.
 
-    Requests are counted per key lookup id, never per IP address, in fixed windows (each clock
-    minute for "1000/min") by one atomic counter in the Django cache, so processes that share
-    the cache (Redis) share the count. A request whose key nobody has verified is not
-    throttled here: knowing a lookup id is not enough to use up that client's requests.
+    Requests are counted per key (its model and lookup id), never per IP address, in fixed
+    windows (each clock minute for "1000/min") by one atomic counter in the Django cache, so
+    processes that share the cache (Redis) share the count. The key is the one the request was
+    accepted with, whichever key model or parser the view uses; a request whose key nobody
+    verified is not throttled here: knowing a lookup id is not enough to use up that client's
+    requests. If the cache fails, requests are let through (and a warning is logged).
     """
 
     scope = "api_key"
-    model: type[AbstractAPIKey] = APIKey
-    key_parser = KeyParser()
 
     def __init__(self) -> None:
         # The rate depends on the request's key: allow_request reads it.
@@ -32,25 +31,16 @@ class APIKeyRateThrottle(SimpleRateThrottle):
         """The rate of keys without their own `throttle_rate`."""
         return api_keys_settings().throttle_rate
 
-    def get_lookup_id(self, request: Request) -> str | None:
-        """The lookup id of the verified key this request counts against, or None."""
-        if isinstance(request.auth, self.model):
-            return request.auth.lookup_id
-        # HasAPIKey used alone verifies the key without setting request.auth; it keeps its verdict.
-        if request.__dict__.get("_api_key_verdicts", {}).get(self.model):
-            parsed = self.model.objects.key_generator.parse(self.key_parser.get(request) or "")
-            return parsed.lookup_id if parsed else None
-        return None
-
     def get_cache_key(self, request: Request, view: Any) -> str | None:
-        lookup_id = self.get_lookup_id(request)
-        if lookup_id is None:
+        api_key = verified_key(request)
+        if api_key is None:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": lookup_id}
+        ident = f"{api_key._meta.label_lower}:{api_key.lookup_id}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        own_rate = request.auth.throttle_rate if isinstance(request.auth, self.model) else ""
-        self.rate = own_rate or self.get_rate()
+        api_key = verified_key(request)
+        self.rate = (api_key.throttle_rate if api_key is not None else "") or self.get_rate()
         self.key = self.get_cache_key(request, view)
         if self.rate is None or self.key is None:
             return True
@@ -63,12 +53,16 @@ class APIKeyRateThrottle(SimpleRateThrottle):
         # history list loses counts when workers race. The counter outlives its window by a
         # second, so it does not expire between add() and incr().
         timeout = math.ceil(self.window_end - self.now) + 1
-        self.cache.add(counter, 0, timeout)
         try:
-            count = self.cache.incr(counter)
-        except ValueError:  # evicted from a full cache in between
-            self.cache.set(counter, 1, timeout)
-            count = 1
+            self.cache.add(counter, 0, timeout)
+            try:
+                count = self.cache.incr(counter)
+            except ValueError:  # evicted from a full cache in between
+                self.cache.set(counter, 1, timeout)
+                count = 1
+        except Exception as error:  # the cache is down: serve rather than fail every request
+            warn_cache_unavailable(error, "API keys are not throttled")
+            return True
         return count <= self.num_requests
 
     def wait(self) -> float:

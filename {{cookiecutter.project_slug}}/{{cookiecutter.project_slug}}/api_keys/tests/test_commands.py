@@ -13,7 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from tests.organizations.models import Organization, OrganizationAPIKey
+from tests.example_organizations.models import Organization, OrganizationAPIKey
 
 from ..models import APIKey
 from .manage_py import assert_one_sentence, copy_database, manage_py, migrate_sqlite, sqlite_url
