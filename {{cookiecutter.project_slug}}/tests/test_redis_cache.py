@@ -113,6 +113,7 @@ def test_key_commands_complete_with_redis_unreachable(tmp_path):
     key = created.stdout.strip()
     checked = manage_py(
         "shell",
+        "--verbosity=0",
         "-c",
         f"from {APIKey.__module__} import APIKey\nprint(APIKey.objects.is_valid({key!r}))",
         **down,
