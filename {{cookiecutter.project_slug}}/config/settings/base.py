@@ -88,9 +88,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 {%- endif %}
 
 # Variables that hold API keys stay hidden on error pages and reports, DEBUG or not.
-DEFAULT_EXCEPTION_REPORTER_FILTER = (
-    "{{ cookiecutter.project_slug }}.api.exceptions.SafeEvenInDebugReporterFilter"
-)
+DEFAULT_EXCEPTION_REPORTER_FILTER = "{{ cookiecutter.project_slug }}.api.exceptions.ReportFilter"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
