@@ -49,6 +49,10 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: isinstance(v, str) and RATE_PATTERN.fullmatch(v),
         "a rate such as '10/min'",
     ),
+    "REFUSAL_RATE": (
+        lambda v: v is None or (isinstance(v, str) and RATE_PATTERN.fullmatch(v)),
+        "None, or a rate such as '100/min'",
+    ),
 }
 
 

@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     # Checks allowed per lookup id of keys imported with a slow password-hasher hash (each costs
     # a hasher run): more are refused until the period ends, so forged secrets cannot burn CPU.
     "SLOW_HASH_RATE": "10/min",
+    # Refused keys (malformed, unknown, revoked, expired) allowed per client address; past it
+    # the address gets 429 until the period ends. None: no limit. See throttling.RefusalThrottle.
+    "REFUSAL_RATE": "100/min",
 }
 
 
@@ -43,6 +46,7 @@ class APIKeySettings:
     throttle_rate: str | None
     last_used_interval: float
     slow_hash_rate: str
+    refusal_rate: str | None
 
 
 @cache
