@@ -45,7 +45,11 @@ WORKERS = 2
 CONNECTIONS = 8
 WRK_THREADS = 1  # one wrk thread keeps up with 2 workers and leaves the cores to them
 WHOAMI = "/api/v1/whoami/"
-WHOAMI_FIELDS = {"name", "lookup_id", "created", "expires"}
+# whoami's fields; older templates said "expires" for "expiry_date".
+WHOAMI_FIELDS = (
+    {"name", "lookup_id", "created", "expiry_date"},
+    {"name", "lookup_id", "created", "expires"},
+)
 
 # Target checks. The rejected-request one allows for run-to-run noise (see README).
 TARGET_KEY_VS_BASELINE = 0.90
@@ -395,7 +399,7 @@ def probe(server: Server, project: Project, case: Case) -> dict[str, Any]:
         data = None
     if status != case.status:
         raise BenchmarkBroken(f"{case.name}: expected {case.status}, got {status}: {body[:300]!r}")
-    if status == 200 and not (isinstance(data, dict) and set(data) == WHOAMI_FIELDS):
+    if status == 200 and not (isinstance(data, dict) and set(data) in WHOAMI_FIELDS):
         raise BenchmarkBroken(f"{case.name}: unexpected body {body[:300]!r}")
     if status == 401 and not (isinstance(data, dict) and "error" in data):
         raise BenchmarkBroken(f"{case.name}: unexpected 401 body {body[:300]!r}")
@@ -545,7 +549,7 @@ def evaluate(cases: dict[str, dict[str, Any]], micro: dict[str, Any]) -> tuple[d
             lambda value: value <= TARGET_MANY_KEYS_SLOWDOWN,
         ),
         {
-            "target": "a key check costs exactly one query, using the lookup_id index",
+            "target": "a key check with nothing remembered costs one query, on the lookup_id index",
             "value": check["queries"],
             "met": check["queries"] == 1 and plan_uses_lookup_index(check["plan"]),
             "cross_check": "; ".join(check["plan"]),
@@ -609,7 +613,9 @@ def report_markdown(results: dict[str, Any]) -> str:
         "|---|--:|--:|",
     ]
     checks = {
-        "is_valid": "`APIKey.objects.is_valid(key)`",
+        "is_valid": "`APIKey.objects.is_valid(key)`, verdict remembered (SQLite, no change since)",
+        "is_valid_query": "`APIKey.objects.is_valid(key)` with nothing remembered: one query",
+        "refusal_check": "the refused-keys limit's check on an accepted request",
         "authenticate": "`APIKeyAuthentication().authenticate(request)`, a fresh request each",
         "fresh_request": "of which: making the fresh DRF `Request`",
         "package_is_valid": "djangorestframework-api-key `APIKey.objects.is_valid(key)`",
