@@ -125,14 +125,18 @@ def test_deleting_the_owner_refuses_its_keys(organization, org_key):
 
 
 @use_these_urls
-def test_a_custom_model_key_is_throttled_and_recorded(org_key):
+def test_a_custom_model_key_is_throttled_logged_and_recorded(org_key, caplog):
     api_key, key = org_key
     api_key.throttle_rate = "2/min"
     api_key.save()
-    statuses = [get("/organization/", key).status_code for _ in range(3)]
+    with caplog.at_level("INFO", logger="api_keys.usage"):
+        statuses = [get("/organization/", key).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     api_key.refresh_from_db()
     assert api_key.last_used_at is not None
+    logged = [record.getMessage() for record in caplog.records if record.name == "api_keys.usage"]
+    assert len(logged) == 3
+    assert all(f'key={api_key.lookup_id} name="acme-backend"' in line for line in logged)
 
 
 @use_these_urls
@@ -178,6 +182,16 @@ def test_the_custom_model_has_its_own_table_and_the_same_rules(organization):
     assert api_key.hashed_key.startswith("sha256$")
     api_key.revoke()
     assert not OrganizationAPIKey.objects.is_valid(key)
+
+
+def test_an_admin_subclass_lists_and_searches_the_owner(client, organization, org_key):
+    admin = get_user_model().objects.create_superuser("admin", "admin@example.com", "pw")
+    client.force_login(admin)
+    page = client.get("/admin/example_organizations/organizationapikey/", {"q": "Acme"})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "acme-backend" in text
+    assert "Acme" in text
 
 
 def test_the_admin_adds_custom_keys_with_their_owner_field(client, organization):

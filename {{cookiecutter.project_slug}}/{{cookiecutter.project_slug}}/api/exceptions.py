@@ -33,7 +33,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return response
 
 
-class SafeEvenInDebugReporterFilter(SafeExceptionReporterFilter):
+class ReportFilter(SafeExceptionReporterFilter):
     """Hide the variables marked with `sensitive_variables` (those that hold an API key) on
     DEBUG error pages as well as in error reports: Django's own filter shows them under DEBUG."""
 

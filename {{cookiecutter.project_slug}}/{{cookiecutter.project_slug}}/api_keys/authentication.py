@@ -13,6 +13,7 @@ from rest_framework.request import Request
 
 from .models import AbstractAPIKey, APIKey
 from .settings import api_keys_settings
+from .throttling import RefusalThrottle
 from .verification import Verdict, verify_key, verify_request
 
 if TYPE_CHECKING:
@@ -86,18 +87,22 @@ class APIKeyAuthentication(BaseAuthentication):
 
     model: type[AbstractAPIKey] = APIKey
     key_parser = KeyParser()
+    refusals = RefusalThrottle()  # shared by every request of the process
 
     @sensitive_variables()
     def authenticate(self, request: Request) -> tuple[AnonymousUser, AbstractAPIKey] | None:
-        refusal = None
-        for model, key in self.presented_keys(request):
+        presented = self.presented_keys(request)
+        if not presented:
+            return None
+        self.refusals.check(request)
+        refusals = []
+        for model, key in presented:
             verdict = verify_request(request, model, key)
             if verdict.api_key is not None:
                 return AnonymousUser(), verdict.api_key
-            refusal = refusal or verdict
-        if refusal is not None:
-            raise AuthenticationFailed(refusal.message, code=refusal.code)
-        return None
+            refusals.append(verdict)
+        self.refusals.count(request)
+        raise AuthenticationFailed(refusals[0].message, code=refusals[0].code)
 
     @sensitive_variables()
     def presented_keys(self, request: Request) -> list[tuple[type[AbstractAPIKey], str]]:

@@ -17,7 +17,8 @@ DEFAULTS: dict[str, Any] = {
     # The keyword of the Authorization header: `Authorization: Api-Key <key>`.
     "KEYWORD": "Api-Key",
     # Read the key from this request.META name instead of Authorization, e.g. "HTTP_X_API_KEY".
-    # The older API_KEY_CUSTOM_HEADER setting is honoured when this one is not set.
+    # API_KEY_CUSTOM_HEADER (djangorestframework-api-key's name for it) is read when this is not
+    # set; the system check refuses two different values.
     "HEADER": None,
     # Characters of the lookup id (8 to 16) and of the secret (27 or more: 160 bits and up).
     "LOOKUP_ID_LENGTH": 12,
@@ -30,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     # Checks allowed per lookup id of keys imported with a slow password-hasher hash (each costs
     # a hasher run): more are refused until the period ends, so forged secrets cannot burn CPU.
     "SLOW_HASH_RATE": "10/min",
+    # Refused keys (malformed, unknown, revoked, expired) allowed per client address; past it
+    # the address gets 429 until the period ends. None: no limit. See throttling.RefusalThrottle.
+    "REFUSAL_RATE": "100/min",
 }
 
 
@@ -43,6 +47,7 @@ class APIKeySettings:
     throttle_rate: str | None
     last_used_interval: float
     slow_hash_rate: str
+    refusal_rate: str | None
 
 
 @cache

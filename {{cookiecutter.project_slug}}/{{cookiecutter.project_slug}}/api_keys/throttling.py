@@ -1,12 +1,16 @@
-"""Rate limits per API key: `APIKeyRateThrottle`, counted in the Django cache."""
+"""Rate limits, counted in the Django cache: per API key (`APIKeyRateThrottle`), and of refused
+keys per client address (`RefusalThrottle`, used by the authentication class)."""
 
 import math
+import time
 from typing import Any
 
+from django.core.cache import cache
+from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from .settings import api_keys_settings
+from .settings import api_keys_settings, parse_rate
 from .verification import verified_key, warn_cache_unavailable
 
 
@@ -68,3 +72,54 @@ class APIKeyRateThrottle(SimpleRateThrottle):
     def wait(self) -> float:
         """Seconds until the current window ends (sent as Retry-After)."""
         return self.window_end - self.now
+
+
+class RefusalThrottle:
+    """Counts refused keys per client address; past API_KEYS["REFUSAL_RATE"] in a window, that
+    address gets 429 until the window ends, before its keys cost a query.
+
+    The count is kept in the Django cache (shared with Redis). Each process also remembers the
+    addresses it saw go over, so that an accepted request costs a dict lookup, not a cache read;
+    another process learns of an address at its own next refusal of it. The address is DRF's
+    `get_ident`: REMOTE_ADDR, or the X-Forwarded-For entry that REST_FRAMEWORK["NUM_PROXIES"]
+    trusted proxies point at.
+    """
+
+    most_remembered = 10_000
+
+    def __init__(self) -> None:
+        self._blocked: dict[str, float] = {}  # address -> time.time() its window ends
+        self._addresses = BaseThrottle()  # its get_ident reads the client's address
+
+    def reset(self) -> None:
+        """Forget the addresses this process saw go over their rate."""
+        self._blocked = {}
+
+    def check(self, request: Request) -> None:
+        """Raise Throttled (429 with Retry-After) while the request's address is over its rate."""
+        if not self._blocked:
+            return
+        ends = self._blocked.get(self._addresses.get_ident(request))
+        if ends is not None and (wait := ends - time.time()) > 0:
+            raise Throttled(wait=math.ceil(wait))
+
+    def count(self, request: Request) -> None:
+        """Count one refused key from the request's address."""
+        rate = api_keys_settings().refusal_rate
+        if rate is None:
+            return
+        limit, period = parse_rate(rate)
+        address = self._addresses.get_ident(request)
+        now = time.time()
+        window = int(now // period)
+        name = f"api_keys:refused:{address}:{window}"
+        try:
+            cache.add(name, 0, period + 1)
+            refused = cache.incr(name)
+        except Exception as error:
+            warn_cache_unavailable(error, "refused keys are not counted per address")
+            return
+        if refused >= limit:
+            if len(self._blocked) >= self.most_remembered:
+                self._blocked = {ip: end for ip, end in self._blocked.items() if end > now}
+            self._blocked[address] = (window + 1) * period
