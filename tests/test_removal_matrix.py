@@ -18,7 +18,13 @@ import redis
 
 from tests.baking import BAKES, REDIS_URL, BakedProject, record_figures, skip_without_services
 from tests.recipe import APP, ENDPOINT, SCOPE, apply_recipe, copy_for_recipe
-from tests.servers import PythonRunner, Server, fresh_database, gunicorn_server
+from tests.servers import (
+    PythonRunner,
+    Server,
+    api_keys_overrides,
+    fresh_database,
+    gunicorn_server,
+)
 
 WHOAMI = "/api/v1/whoami/"
 ACCEPTED_FIRST = 5  # requests that must be accepted before the removal
@@ -249,9 +255,15 @@ def test_removal_takes_effect_at_once_in_every_process(
         recipe_applied = time.monotonic()
         with (
             # The recipe migrated the database. The admin's actions answer with redirects, which
-            # need no static files.
+            # need no static files. The limit on refused keys per address is lifted: this test
+            # sends more refused keys from 127.0.0.1 than it allows.
             gunicorn_server(
-                project, tmp_path / "served", database_url, migrate=False, **variables
+                project,
+                tmp_path / "served",
+                database_url,
+                migrate=False,
+                settings=api_keys_overrides(REFUSAL_RATE=None),
+                **variables,
             ) as server,
             server.python(SETUP.format(slug=baked.slug, app=APP)) as python,
         ):
