@@ -119,13 +119,14 @@ def verify_request(request: Any, model: "type[AbstractAPIKey]", key: str) -> Ver
 def verified_key(request: Any) -> "AbstractAPIKey | None":
     """The key this request was accepted with, by whichever class checked it (an
     authentication class of your own that sets `request.auth` to a key included), or None."""
+    django_request = _django_request(request)
+    api_key = getattr(django_request, _VERIFIED, None)
+    if api_key is not None:
+        return api_key
     from .models import AbstractAPIKey  # models.py imports this module
 
-    django_request = _django_request(request)
     auth = getattr(django_request, "auth", None)
-    if isinstance(auth, AbstractAPIKey):
-        return auth
-    return getattr(django_request, _VERIFIED, None)
+    return auth if isinstance(auth, AbstractAPIKey) else None
 
 
 # Imported keys hashed with a password hasher cost a full hasher run to check (a quarter of a
