@@ -343,7 +343,7 @@ def gunicorn_server(
     threads: int = 4,
     collect_static: bool = False,
     migrate: bool = True,
-    **variables: str,
+    **variables: str | None,
 ) -> Iterator[Server]:
     """Serve a copy of `project` with gunicorn and production settings on 127.0.0.1.
 
@@ -351,7 +351,8 @@ def gunicorn_server(
     `api_keys_overrides`), for tests that change a setting. `collect_static`: run collectstatic
     into the copy's STATIC_ROOT first (the admin's pages need it; the API does not).
     `migrate=False`: the database is migrated already. `variables`: more environment variables
-    for every process.
+    for every process, or changes to the ones set here; None leaves a variable unset (e.g.
+    DJANGO_SECURE_PROXY_SSL_HEADER=None: no trusted proxy).
     """
     path = copy_project(project, work_dir)
     settings_module = SETTINGS_MODULE
@@ -359,13 +360,16 @@ def gunicorn_server(
         settings_module = OVERRIDES_MODULE
         (path / "config" / "settings" / "served.py").write_text(OVERRIDES_HEADER + settings)
     port = free_port()
-    environment = project.environment(
-        DJANGO_SETTINGS_MODULE=settings_module,
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        DJANGO_SECURE_PROXY_SSL_HEADER="true",
-        DATABASE_URL=database_url,
+    chosen = {
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_PROXY_SSL_HEADER": "true",
+        "DATABASE_URL": database_url,
         **variables,
+    }
+    environment = project.environment(
+        **{name: value for name, value in chosen.items() if value is not None}
     )
     if migrate:
         manage(path, environment, "migrate", "--noinput")
