@@ -137,3 +137,25 @@ def test_the_hook_refuses_a_replayed_bad_answer(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert result.stdout.startswith("ERROR: project_slug '1api' is not a valid package name")
     assert list(output_dir.iterdir()) == []
+
+
+def test_a_template_path_relative_to_the_current_folder_bakes(tmp_path: Path) -> None:
+    """`cookiecutter path/to/template`, as the README writes it: the hooks run from the new
+    project's folder, and still find the template's code."""
+    output_dir = tmp_path / "out"
+    output_dir.mkdir()
+    config = tmp_path / "cookiecutter-config.yaml"
+    config.write_text(f"replay_dir: {json.dumps(str(tmp_path / 'replay'))}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--config-file", str(config), "--no-input"]
+        + ["--output-dir", str(output_dir), TEMPLATE_DIR.name, "set_up_environment=no"],
+        cwd=TEMPLATE_DIR.parent,
+        env=clean_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+    assert (output_dir / "my_api" / "manage.py").is_file()
