@@ -127,14 +127,17 @@ def create_database() -> bool:
     createdb = shutil.which("createdb")
     if not tries_createdb() or createdb is None:
         return False
-    result = subprocess.run(
-        [createdb, SLUG],
-        env={**os.environ, "LC_ALL": "C"},  # English messages, to recognise "already exists"
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            [createdb, SLUG],
+            env={**os.environ, "LC_ALL": "C"},  # English messages, to recognise "already exists"
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise SetupStopped(f"createdb could not be run ({error})") from None
     if result.returncode != 0 and "already exists" not in result.stderr:
         raise SetupStopped(f"createdb could not create the database ({last_line(result.stderr)})")
     return True
@@ -156,6 +159,8 @@ def run_in_venv(*args: str) -> str:
         raise SetupStopped(
             f"manage.py {args[0]} did not finish within {COMMAND_TIMEOUT} seconds"
         ) from None
+    except OSError as error:
+        raise SetupStopped(f"manage.py {args[0]} could not be run ({error})") from None
     if result.returncode != 0:
         raise SetupStopped(f"manage.py {args[0]} failed ({last_line(result.stderr)})")
     return result.stdout
@@ -165,7 +170,10 @@ def run_with_heartbeat(command: list[str], what: str) -> None:
     """Run an installer, its messages going to the terminal, saying every HEARTBEAT_SECONDS
     that it still runs; SetupStopped if it fails."""
     started = time.monotonic()
-    process = subprocess.Popen(command, cwd=PROJECT, env=project_environment())
+    try:
+        process = subprocess.Popen(command, cwd=PROJECT, env=project_environment())
+    except OSError as error:
+        raise SetupStopped(f"{what} could not start ({error})") from None
     while True:
         try:
             returncode = process.wait(timeout=HEARTBEAT_SECONDS)
@@ -193,16 +201,18 @@ def install_environment(uv: str | None) -> None:
     run_with_heartbeat([*install, *INSTALL_ARGUMENTS], "installing the requirements")
 
 
-def print_manual_steps(reason: str, *, install: bool, activate: bool, database: bool) -> None:
+def print_manual_steps(
+    reason: str, *, install: bool, activate: bool, database: bool, python: str = "python3"
+) -> None:
     """Say why the project is not ready, then the commands that finish the job.
 
-    install: .venv and its requirements are still to make; activate: .venv is ready to use;
-    database: createdb is still to run (PostgreSQL).
+    install: .venv and its requirements are still to make (with `python`); activate: .venv is
+    ready to use; database: createdb is still to run (PostgreSQL).
     """
     steps = [f"cd {shlex.quote(str(PROJECT))}"]
     if install:
         steps += [
-            "python3 -m venv .venv && . .venv/bin/activate",
+            f"{python} -m venv .venv && . .venv/bin/activate",
             f"pip install {' '.join(INSTALL_ARGUMENTS)}",
         ]
     elif activate:
@@ -239,13 +249,14 @@ def set_up_in_venv() -> None:
             install=True,
             activate=False,
             database=True,
+            python=f"python{needed}",
         )
         return
     uv = shutil.which("uv")
     made_venv = not VENV.exists()
     print(
-        f"Setting up .venv with {'uv' if uv else 'venv and pip'}: installing "
-        f"{' '.join(INSTALL_ARGUMENTS[1:])} from the package index (up to a few minutes)..."
+        f"Setting up .venv with {'uv' if uv else 'venv and pip'}: install "
+        f"{' '.join(INSTALL_ARGUMENTS)} from the package index (up to a few minutes)..."
     )
     started = time.monotonic()
     finished = False
@@ -270,9 +281,7 @@ def set_up_in_venv() -> None:
         run_in_venv("migrate", "--no-input", "--verbosity", "0")
         key = run_in_venv("createapikey", "--name", FIRST_KEY_NAME).strip()
     except SetupStopped as error:
-        print_manual_steps(
-            str(error), install=False, activate=True, database=not database_created
-        )
+        print_manual_steps(str(error), install=False, activate=True, database=not database_created)
         return
     announce(key, activate=True)
 
@@ -327,4 +336,7 @@ if __name__ == "__main__":
     sys.stdout.reconfigure(line_buffering=True)  # in order with the installers' own output
     remove_unused_option_files()
     write_env_file()
-    make_ready()
+    try:
+        make_ready()
+    except KeyboardInterrupt:  # Ctrl-C: a .venv made here is already removed
+        sys.exit("Interrupted: the project is not set up.")
