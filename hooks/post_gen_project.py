@@ -50,7 +50,7 @@ VENV_PYTHON = VENV / "bin" / "python"
 INSTALL_ARGUMENTS = ["-r", "requirements-dev.txt"]
 MINIMUM_PYTHON = (3, 11)  # requires-python in pyproject.toml
 SETTINGS_MODULE = "config.settings.local"
-HEARTBEAT_SECONDS = 15  # while installing, say that it goes on at least this often
+HEARTBEAT_SECONDS = 10  # while setting up .venv, say that it goes on at least this often
 COMMAND_TIMEOUT = 300  # seconds for migrate and createapikey
 
 
@@ -166,10 +166,9 @@ def run_in_venv(*args: str) -> str:
     return result.stdout
 
 
-def run_with_heartbeat(command: list[str], what: str) -> None:
+def run_with_heartbeat(command: list[str], what: str, started: float) -> None:
     """Run an installer, its messages going to the terminal, saying every HEARTBEAT_SECONDS
-    that it still runs; SetupStopped if it fails."""
-    started = time.monotonic()
+    that it still runs (with the seconds since `started`); SetupStopped if it fails."""
     try:
         process = subprocess.Popen(command, cwd=PROJECT, env=project_environment())
     except OSError as error:
@@ -184,7 +183,7 @@ def run_with_heartbeat(command: list[str], what: str) -> None:
         raise SetupStopped(f"{what} failed (exit code {returncode}; its message is above)")
 
 
-def install_environment(uv: str | None) -> None:
+def install_environment(uv: str | None, started: float) -> None:
     """Create .venv (unless it has a Python already) and install the requirements into it."""
     if not VENV_PYTHON.exists():
         if uv:
@@ -192,13 +191,15 @@ def install_environment(uv: str | None) -> None:
             create = [uv, "venv", "--quiet", "--seed", "--python", sys.executable, str(VENV)]
         else:
             create = [sys.executable, "-m", "venv", str(VENV)]
-        run_with_heartbeat(create, "creating .venv")
+        run_with_heartbeat(create, "creating .venv", started)
     if uv:
-        install = [uv, "pip", "install", "--quiet", "--python", str(VENV_PYTHON)]
+        # --compile-bytecode, as pip does: otherwise the first commands in .venv compile it.
+        install = [uv, "pip", "install", "--quiet", "--compile-bytecode"]
+        install += ["--python", str(VENV_PYTHON)]
     else:
         install = [str(VENV_PYTHON), "-m", "pip", "install", "--quiet"]
         install.append("--disable-pip-version-check")
-    run_with_heartbeat([*install, *INSTALL_ARGUMENTS], "installing the requirements")
+    run_with_heartbeat([*install, *INSTALL_ARGUMENTS], "installing the requirements", started)
 
 
 def print_manual_steps(
@@ -261,7 +262,7 @@ def set_up_in_venv() -> None:
     started = time.monotonic()
     finished = False
     try:
-        install_environment(uv)
+        install_environment(uv, started)
         finished = True
     except SetupStopped as error:
         reason = str(error)
