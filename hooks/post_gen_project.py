@@ -280,7 +280,10 @@ def set_up_in_venv() -> None:
     try:
         database_created = create_database()
         run_in_venv("migrate", "--no-input", "--verbosity", "0")
-        key = run_in_venv("createapikey", "--name", FIRST_KEY_NAME).strip()
+        printed = run_in_venv("createapikey", "--name", FIRST_KEY_NAME).split()
+        if len(printed) != 1:  # it prints the key alone
+            raise SetupStopped(f"createapikey printed {len(printed)} words instead of one key")
+        [key] = printed
     except SetupStopped as error:
         print_manual_steps(str(error), install=False, activate=True, database=not database_created)
         return
