@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import AND, NOT, OR
 from rest_framework.request import Request
 
 from .models import AbstractAPIKey, APIKey
@@ -70,9 +71,11 @@ def key_permissions(permission: Any) -> Iterator["BaseHasAPIKey"]:
 
     if isinstance(permission, BaseHasAPIKey):
         yield permission
-    for operand in ("op1", "op2"):  # DRF's AND, OR and NOT
-        if hasattr(permission, operand):
-            yield from key_permissions(getattr(permission, operand))
+    elif isinstance(permission, AND | OR):
+        yield from key_permissions(permission.op1)
+        yield from key_permissions(permission.op2)
+    elif isinstance(permission, NOT):
+        yield from key_permissions(permission.op1)
 
 
 class APIKeyAuthentication(BaseAuthentication):

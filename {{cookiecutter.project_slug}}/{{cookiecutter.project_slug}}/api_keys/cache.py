@@ -32,6 +32,8 @@ class _Verdicts(threading.local):
         self.stamp: tuple[Any, int, int] | None = None
         self.accepted: OrderedDict[bytes, AbstractAPIKey] = OrderedDict()
         self.refused: OrderedDict[bytes, None] = OrderedDict()
+        self.cursor: Any = None  # a cursor of `connection`, kept for the pragma
+        self.connection: Any = None
 
 
 _verdicts = _Verdicts()
@@ -39,14 +41,21 @@ _verdicts = _Verdicts()
 
 def database_stamp(alias: str) -> tuple[Any, int, int] | None:
     """What changes whenever the database does, as seen from this thread's connection; None
-    where verdicts cannot be remembered (not SQLite, or inside a transaction)."""
+    where verdicts cannot be remembered (not SQLite, inside a transaction, or the pragma failed:
+    the query that follows then fails as any query would)."""
     connection = connections[alias]
     if connection.vendor != "sqlite" or connection.in_atomic_block:
         return None
-    connection.ensure_connection()
+    if connection.connection is None:
+        connection.ensure_connection()
     raw = connection.connection
-    with connection.wrap_database_errors:
-        (version,) = raw.execute("PRAGMA data_version").fetchone()
+    try:
+        if _verdicts.connection is not raw:
+            _verdicts.cursor, _verdicts.connection = raw.cursor(), raw
+        (version,) = _verdicts.cursor.execute("PRAGMA data_version").fetchone()
+    except Exception:
+        _verdicts.cursor = _verdicts.connection = None
+        return None
     return raw, version, raw.total_changes
 
 
@@ -80,6 +89,6 @@ def remember(stamp: tuple[Any, int, int], name: bytes, api_key: "AbstractAPIKey 
 
 def forget_all() -> None:
     """Forget this thread's verdicts (tests use it; changes need no call)."""
-    _verdicts.stamp = None
+    _verdicts.stamp = _verdicts.cursor = _verdicts.connection = None
     _verdicts.accepted.clear()
     _verdicts.refused.clear()

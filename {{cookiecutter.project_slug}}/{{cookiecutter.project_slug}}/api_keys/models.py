@@ -3,6 +3,7 @@
 import copy
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
@@ -70,6 +71,15 @@ def _row_by_lookup_id(model: type["AbstractAPIKey"], alias: str, lookup_id: str)
     return model.from_db(alias, compiled.attnames, row)
 
 
+@cache
+def _has_stock_rules(manager: type) -> bool:
+    return (
+        manager.get_usable_keys is BaseAPIKeyManager.get_usable_keys
+        and manager.get_queryset is BaseManager.get_queryset
+        and manager._queryset_class is models.QuerySet
+    )
+
+
 class BaseAPIKeyManager(models.Manager):
     """Creates keys and finds the key a client presents."""
 
@@ -109,12 +119,7 @@ class BaseAPIKeyManager(models.Manager):
 
     def uses_stock_rules(self) -> bool:
         """Whether `get_usable_keys` and `get_queryset` are not overridden (nor the QuerySet)."""
-        manager = type(self)
-        return (
-            manager.get_usable_keys is BaseAPIKeyManager.get_usable_keys
-            and manager.get_queryset is BaseManager.get_queryset
-            and self._queryset_class is models.QuerySet
-        )
+        return _has_stock_rules(type(self))
 
     def check_key(self, key: str) -> "tuple[bool, AbstractAPIKey | None]":
         """(well formed, the usable key it belongs to or None) for a key as presented; the key
@@ -151,7 +156,7 @@ class BaseAPIKeyManager(models.Manager):
         read-modify-write, and concurrent requests cannot both move it within an interval.
         """
         now = timezone.now()
-        interval = timedelta(seconds=api_keys_settings().last_used_interval)
+        interval = api_keys_settings().last_used_delta
         if api_key.last_used_at is not None and now - api_key.last_used_at < interval:
             return
         stale = models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lte=now - interval)

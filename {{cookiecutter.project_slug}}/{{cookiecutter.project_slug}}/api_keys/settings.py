@@ -4,7 +4,8 @@ Read them with `api_keys_settings()`; `checks.py` reports a bad entry at startup
 """
 
 from dataclasses import dataclass
-from functools import cache
+from datetime import timedelta
+from functools import cache, cached_property
 from typing import Any
 
 from django.conf import settings
@@ -48,6 +49,10 @@ class APIKeySettings:
     last_used_interval: float
     slow_hash_rate: str
     refusal_rate: str | None
+
+    @cached_property
+    def last_used_delta(self) -> timedelta:
+        return timedelta(seconds=self.last_used_interval)
 
 
 @cache
