@@ -5,6 +5,7 @@ import importlib.util
 import os
 import secrets
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -38,6 +39,14 @@ def remove_unused_option_files() -> None:
         if option not in chosen:
             for path in paths:
                 (PROJECT / path).unlink(missing_ok=True)
+
+
+def keep_chosen_lock_files() -> None:
+    """Keep the lock files compiled for the chosen database and cache, at the project root."""
+    locks = PROJECT / "locks"
+    for name in ("requirements.lock", "requirements-dev.lock"):
+        (locks / f"{DATABASE}-{CACHE}" / name).replace(PROJECT / name)
+    shutil.rmtree(locks)
 
 
 def write_env_file() -> None:
@@ -114,5 +123,6 @@ def create_first_key() -> None:
 
 if __name__ == "__main__":
     remove_unused_option_files()
+    keep_chosen_lock_files()
     write_env_file()
     create_first_key()
