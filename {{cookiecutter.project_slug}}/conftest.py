@@ -12,7 +12,7 @@ from django.core.cache.backends.redis import RedisCache
 from hypothesis import HealthCheck, settings
 from rest_framework.test import APIClient
 
-from {{ cookiecutter.project_slug }}.api_keys.cache import verification_cache
+from {{ cookiecutter.project_slug }}.api_keys.authentication import APIKeyAuthentication
 from {{ cookiecutter.project_slug }}.api_keys.keys import KeyGenerator
 from {{ cookiecutter.project_slug }}.api_keys.models import APIKey
 
@@ -77,8 +77,8 @@ def api_keys_options(settings: Any) -> Callable[..., None]:
 
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> None:
-    """Each test starts with no remembered keys, no key stamps and no throttle counts."""
-    verification_cache.clear()
+    """Each test starts with no throttle counts and no address refused."""
+    APIKeyAuthentication.refusals.reset()
     cache = caches["default"]
     if isinstance(cache, RedisCache):
         # Only this run's keys (test.py gives it its own KEY_PREFIX): other runs may share Redis.

@@ -1,6 +1,7 @@
 """A plaintext key appears once, in the answer that creates it: never in rows, cookies or pages."""
 
 from io import StringIO
+from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -48,3 +49,20 @@ def test_keys_made_every_way_leave_no_trace(client, caplog):
             assert key not in text, place
             assert secret not in text, place
     assert sum(key in answer.content.decode() for key in keys) == 1  # the page that showed it once
+
+
+def test_the_debug_error_page_does_not_show_the_key(client, api_key, settings):
+    """A server error while a key is checked, with DEBUG on: Django's technical 500 page lists
+    every frame's variables and the request's headers, but never the key."""
+    _, key = api_key
+    settings.DEBUG = True
+    client.raise_request_exception = False
+    failure = RuntimeError("the disk is on fire")
+    with mock.patch.object(type(APIKey.objects), "find_usable_key", side_effect=failure):
+        page = client.get("/api/v1/whoami/", HTTP_AUTHORIZATION=f"Api-Key {key}")
+    assert page.status_code == 500
+    text = page.content.decode()
+    assert "the disk is on fire" in text  # it is the technical page, with its frames
+    assert "find_key" in text
+    assert key not in text
+    assert key.rsplit("_", 1)[1][:32] not in text  # nor the secret alone

@@ -1,5 +1,8 @@
 """The PostgreSQL setup: a real server, persistent connections, constraints enforced by it."""
 
+import threading
+from datetime import timedelta
+
 import pytest
 from django.conf import settings
 from django.db import IntegrityError, connection
@@ -28,3 +31,34 @@ def test_the_server_refuses_a_duplicate_lookup_id():
 def test_keys_verify_against_the_server():
     _, key = APIKey.objects.create_key(name="billing")
     assert APIKey.objects.is_valid(key)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_rotations_make_one_successor():
+    """Both threads load the key, then rotate it at once: the row lock makes the second wait
+    for the first to commit, then refuse, so there is one live successor, not two."""
+    api_key, _ = APIKey.objects.create_key(name="rotated twice")
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def rotate() -> None:
+        try:
+            mine = APIKey.objects.get(pk=api_key.pk)
+            barrier.wait(timeout=10)
+            mine.rotate(grace=timedelta(hours=1))
+            outcomes.append("rotated")
+        except ValueError as error:
+            outcomes.append(str(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=rotate) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == [
+        "This API key has been rotated already; rotate the key that replaced it.",
+        "rotated",
+    ]
+    assert APIKey.objects.filter(rotated_from=api_key).count() == 1

@@ -87,6 +87,9 @@ CACHES = {
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 {%- endif %}
 
+# Variables that hold API keys stay hidden on error pages and reports, DEBUG or not.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "{{ cookiecutter.project_slug }}.api.exceptions.ReportFilter"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -107,12 +110,15 @@ STORAGES = {
 }
 
 REST_FRAMEWORK = {
+    # The key first: its 401 answers carry `WWW-Authenticate: Api-Key`. Sessions let a view
+    # open to logged-in users too (`HasAPIKey | IsAuthenticated`) admit them.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "{{ cookiecutter.project_slug }}.api_keys.authentication.APIKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
+    # A valid key holding the view's `required_scopes`.
     "DEFAULT_PERMISSION_CLASSES": [
         "{{ cookiecutter.project_slug }}.api_keys.permissions.HasAPIKey",
-        "{{ cookiecutter.project_slug }}.api_keys.permissions.HasScopes",
     ],
     # Requests per key: API_KEYS["THROTTLE_RATE"], or the key's own throttle_rate.
     "DEFAULT_THROTTLE_CLASSES": [
@@ -123,6 +129,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "{{ cookiecutter.project_slug }}.api.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Proxies in front of the app that append to X-Forwarded-For: the client's address, which
+    # refused keys are counted by (API_KEYS["REFUSAL_RATE"]), is the entry they point at. 0:
+    # the address the connection came from (X-Forwarded-For, which any client can set, ignored).
+    "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=0),
 }
 
 # OpenAPI schema at /api/schema/; Swagger UI at /api/docs/ only where API_DOCS is on.

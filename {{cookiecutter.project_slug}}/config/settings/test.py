@@ -8,7 +8,7 @@ from .base import INSTALLED_APPS
 {%- endif %}
 
 # An example of a custom key model, exercised by tests/test_custom_key_model.py.
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.organizations"]
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.example_organizations"]
 
 SECRET_KEY = "test-only-secret-key-not-for-any-real-deployment-0123456789"
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]

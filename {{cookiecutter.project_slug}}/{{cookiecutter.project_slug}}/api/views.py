@@ -29,7 +29,9 @@ class WhoAmISerializer(serializers.Serializer):
     name = serializers.CharField(read_only=True, help_text=_help_text("name"))
     lookup_id = serializers.CharField(read_only=True, help_text=_help_text("lookup_id"))
     created = serializers.DateTimeField(read_only=True)
-    expires = serializers.DateTimeField(source="expiry_date", read_only=True, allow_null=True)
+    expiry_date = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text=_help_text("expiry_date")
+    )
 
 
 class WhoAmIView(GenericAPIView):

@@ -235,7 +235,7 @@ class APIKeyModelAdmin(admin.ModelAdmin):
         if request.POST.get("post") == "yes":
             revoked = 0
             for api_key in queryset.filter(revoked=False):
-                api_key.revoke()  # one by one, so that each save is seen (e.g. cache invalidation)
+                api_key.revoke()  # one by one, so that each save sends its signals
                 self.log_change(request, api_key, "Revoked.")
                 revoked += 1
             self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)

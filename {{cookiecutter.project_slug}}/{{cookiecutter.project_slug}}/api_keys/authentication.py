@@ -1,13 +1,23 @@
 """Where a request's API key is read and checked: `KeyParser` and `APIKeyAuthentication`."""
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from .models import AbstractAPIKey, APIKey
 from .settings import api_keys_settings
+from .throttling import RefusalThrottle
+from .verification import Verdict, verify_key, verify_request
+
+if TYPE_CHECKING:
+    from .permissions import BaseHasAPIKey
 
 
 def header_name(meta_name: str) -> str:
@@ -17,7 +27,7 @@ def header_name(meta_name: str) -> str:
 
 def key_header() -> tuple[str, str]:
     """The header clients send their key in, and how its value reads:
-    ("Authorization", "Api-Key <key>"), or ("X-Api-Key", "<key>") with API_KEYS["HEADER"]."""
+    ("Authorization", "Api-Key <key>"), or ("X-Api-Key", "<key>") with API_KEY_CUSTOM_HEADER."""
     options = api_keys_settings()
     if options.header:
         return header_name(options.header), "<key>"
@@ -25,7 +35,10 @@ def key_header() -> tuple[str, str]:
 
 
 class KeyParser:
-    """Reads the presented key from `Authorization: Api-Key <key>` or the configured header."""
+    """Reads the presented key from `Authorization: Api-Key <key>` or the configured header.
+
+    Subclass it and set `keyword` (e.g. "Bearer") to read `Authorization: <keyword> <key>`.
+    """
 
     keyword: str | None = None  # None: API_KEYS["KEYWORD"]
 
@@ -38,6 +51,7 @@ class KeyParser:
     def get_keyword(self) -> str:
         return self.keyword or api_keys_settings().keyword
 
+    @sensitive_variables()
     def get_from_authorization(self, request: HttpRequest | Request) -> str | None:
         authorization = request.META.get("HTTP_AUTHORIZATION", "")
         keyword, found, key = authorization.partition(" ")
@@ -45,44 +59,94 @@ class KeyParser:
             return None
         return key or None
 
+    @sensitive_variables()
     def get_from_header(self, request: HttpRequest | Request, name: str) -> str | None:
         return request.META.get(name) or None
+
+
+def key_permissions(permission: Any) -> Iterator["BaseHasAPIKey"]:
+    """The key permissions in a view's permission, `HasAPIKey | IsAuthenticated` included."""
+    from .permissions import BaseHasAPIKey
+
+    if isinstance(permission, BaseHasAPIKey):
+        yield permission
+    for operand in ("op1", "op2"):  # DRF's AND, OR and NOT
+        if hasattr(permission, operand):
+            yield from key_permissions(getattr(permission, operand))
 
 
 class APIKeyAuthentication(BaseAuthentication):
     """Sets `request.auth` to the caller's key; answers 401 for a bad, revoked or expired key.
 
-    A request without a key is left to the permission classes, which answer 401 too.
-    `request.user` stays anonymous: a key identifies a client system, not a person.
+    The key is read and checked with the model and the `get_key` of the view's key permissions
+    (`HasAPIKey`, or a `BaseHasAPIKey` subclass for a custom model or parser), so that both
+    agree on what a key is; on a view without one, with `model` and `key_parser` here. A request
+    without a key is left to the permission classes, which answer 401 too. `request.user` stays
+    anonymous: a key identifies a client system, not a person.
     """
 
     model: type[AbstractAPIKey] = APIKey
     key_parser = KeyParser()
+    refusals = RefusalThrottle()  # shared by every request of the process
 
+    @sensitive_variables()
     def authenticate(self, request: Request) -> tuple[AnonymousUser, AbstractAPIKey] | None:
-        key = self.key_parser.get(request)
-        if key is None:
+        presented = self.presented_keys(request)
+        if not presented:
             return None
-        api_key = self.verify(key)
-        self.model.objects.record_use(api_key)
-        return AnonymousUser(), api_key
+        self.refusals.check(request)
+        refusals = []
+        for model, key in presented:
+            verdict = verify_request(request, model, key)
+            if verdict.api_key is not None:
+                return AnonymousUser(), verdict.api_key
+            refusals.append(verdict)
+        self.refusals.count(request)
+        raise AuthenticationFailed(refusals[0].message, code=refusals[0].code)
+
+    @sensitive_variables()
+    def presented_keys(self, request: Request) -> list[tuple[type[AbstractAPIKey], str]]:
+        """(model, key) for each key permission of the view that finds a key in the request."""
+        permissions = self.key_permissions(request)
+        if not permissions:
+            key = self.key_parser.get(request)
+            return [] if key is None else [(self.model, key)]
+        presented = []
+        for permission in permissions:
+            key = permission.get_key(request)
+            if key is not None and permission.model is not None:
+                presented.append((permission.model, key))
+        return presented
+
+    def key_permissions(self, request: Request) -> list["BaseHasAPIKey"]:
+        """The key permissions of the view that handles `request`, in order."""
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        if view is None:
+            return []
+        return [
+            found for permission in view.get_permissions() for found in key_permissions(permission)
+        ]
 
     def verify(self, key: str) -> AbstractAPIKey:
-        """The usable, unexpired key object for `key`, or AuthenticationFailed saying why not."""
-        return self._accept(*self.model.objects.check_key(key))
+        """The usable, unexpired key object for `key` (recorded as used), or
+        AuthenticationFailed saying why not; for code that reads keys itself, such as
+        websocket consumers."""
+        verdict = self._verdict(key)
+        if verdict.api_key is None:
+            raise AuthenticationFailed(verdict.message, code=verdict.code)
+        self.model.objects.record_use(verdict.api_key)
+        return verdict.api_key
 
     async def averify(self, key: str) -> AbstractAPIKey:
-        """`verify` for async code, such as async views and websocket consumers."""
-        return self._accept(*await self.model.objects.acheck_key(key))
+        """`verify` for async code: the database is used without blocking the event loop."""
+        return await sync_to_async(self.verify)(key)
 
-    def _accept(self, well_formed: bool, api_key: AbstractAPIKey | None) -> AbstractAPIKey:
-        if not well_formed:
-            raise AuthenticationFailed("Malformed API key.", code="malformed_api_key")
-        if api_key is None:
-            raise AuthenticationFailed("Invalid API key.", code="invalid_api_key")
-        if api_key.has_expired:
-            raise AuthenticationFailed("API key has expired.", code="expired_api_key")
-        return api_key
+    @sensitive_variables()
+    def _verdict(self, key: str) -> Verdict:
+        return verify_key(self.model.objects, key)
 
     def authenticate_header(self, request: Request) -> str:
+        """The WWW-Authenticate challenge of a 401: the keyword clients send keys with."""
+        for permission in self.key_permissions(request):
+            return permission.key_parser.get_keyword()
         return self.key_parser.get_keyword()

@@ -40,13 +40,19 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         f"a whole number from 8 to {LOOKUP_ID_MAX_LENGTH}",
     ),
     "SECRET_LENGTH": (lambda v: _is_int(v, 27, 64), "a whole number from 27 to 64"),
-    "VERIFICATION_CACHE_TTL": (_is_seconds, "a number of seconds, 0 or more (0 turns it off)"),
-    "VERIFICATION_CACHE_SIZE": (lambda v: _is_int(v, 1, 10**7), "a whole number, 1 or more"),
     "THROTTLE_RATE": (
         lambda v: v is None or (isinstance(v, str) and RATE_PATTERN.fullmatch(v)),
         "None, or a rate such as '1000/min', '50/s', '10000/day'",
     ),
     "LAST_USED_INTERVAL": (_is_seconds, "a number of seconds, 0 or more"),
+    "SLOW_HASH_RATE": (
+        lambda v: isinstance(v, str) and RATE_PATTERN.fullmatch(v),
+        "a rate such as '10/min'",
+    ),
+    "REFUSAL_RATE": (
+        lambda v: v is None or (isinstance(v, str) and RATE_PATTERN.fullmatch(v)),
+        "None, or a rate such as '100/min'",
+    ),
 }
 
 

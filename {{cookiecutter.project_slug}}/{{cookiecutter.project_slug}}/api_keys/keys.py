@@ -18,6 +18,7 @@ from functools import cache
 
 from django.contrib.auth.hashers import check_password
 from django.utils.crypto import get_random_string
+from django.views.decorators.debug import sensitive_variables
 
 from .settings import api_keys_settings
 
@@ -45,8 +46,6 @@ class ParsedKey:
     # The secret for current keys; the whole key for imported `prefix.secret` keys,
     # as djangorestframework-api-key hashed them.
     secret: str = field(repr=False)
-    # The key as presented, which the verification cache knows it by (as a digest).
-    key: str = field(repr=False)
 
 
 def to_base62(number: int, width: int) -> str:
@@ -102,6 +101,7 @@ class KeyGenerator:
         body = f"{self.brand}_{lookup_id}_{secret}"
         return body + checksum(body), lookup_id, self.hash(secret)
 
+    @sensitive_variables()
     def parse(self, key: str) -> ParsedKey | None:
         """Split a presented key, or None if it is malformed or its checksum is wrong."""
         if len(key) > MAX_KEY_LENGTH:
@@ -111,12 +111,13 @@ class KeyGenerator:
         if match := pattern.fullmatch(key):
             body, lookup_id, secret, check = match.groups()
             if hmac.compare_digest(check, checksum(body)):
-                return ParsedKey(lookup_id=lookup_id, secret=secret, key=key)
+                return ParsedKey(lookup_id=lookup_id, secret=secret)
             return None
         if match := LEGACY_KEY.fullmatch(key):
-            return ParsedKey(lookup_id=match[1], secret=key, key=key)
+            return ParsedKey(lookup_id=match[1], secret=key)
         return None
 
+    @sensitive_variables()
     def verify_secret(self, secret: str, hashed_key: str) -> bool:
         """Whether `secret` matches `hashed_key`, compared in constant time."""
         if hashed_key.startswith(f"{HASH_ALGORITHM}$"):
@@ -131,6 +132,10 @@ class KeyGenerator:
     def needs_rehash(self, hashed_key: str) -> bool:
         """Whether a stored hash should be replaced by the current algorithm's."""
         return not hashed_key.startswith(f"{HASH_ALGORITHM}$")
+
+    def is_slow_hash(self, hashed_key: str) -> bool:
+        """Whether checking a secret against `hashed_key` runs a (slow) password hasher."""
+        return not hashed_key.startswith((f"{HASH_ALGORITHM}$", LEGACY_HASH_PREFIX))
 
     def verify(self, key: str, hashed_key: str) -> bool:
         """Whether the full `key` matches `hashed_key`."""

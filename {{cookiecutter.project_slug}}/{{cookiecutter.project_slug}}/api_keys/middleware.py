@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.encoding import escape_uri_path
 from rest_framework.views import APIView
 
-from .models import AbstractAPIKey
+from .verification import verified_key
 
 logger = logging.getLogger("api_keys.usage")
 
@@ -41,10 +41,7 @@ class UsageLogMiddleware:
         return isinstance(view_class, type) and issubclass(view_class, APIView)
 
     def log(self, request: HttpRequest, response: HttpResponse, duration_ms: float) -> None:
-        # DRF copies request.auth onto the Django request; APIKeyAuthentication puts the key there.
-        api_key = getattr(request, "auth", None)
-        if not isinstance(api_key, AbstractAPIKey):
-            api_key = None
+        api_key = verified_key(request)
         fields = {
             "method": request.method,
             "path": escape_uri_path(request.path),  # quoted: a path cannot break the line

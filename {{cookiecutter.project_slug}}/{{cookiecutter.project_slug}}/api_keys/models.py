@@ -1,25 +1,21 @@
 """API keys: the abstract model to build custom key models on, its manager, and `APIKey`."""
 
 import copy
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
-from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import connections, models, transaction
+from django.db.models.manager import BaseManager
 from django.utils import timezone
 
-from .cache import verification_cache
 from .checks import RATE_PATTERN
-from .keys import (
-    HASHED_KEY_MAX_LENGTH,
-    LOOKUP_ID_MAX_LENGTH,
-    UNUSABLE_HASH,
-    KeyGenerator,
-    ParsedKey,
-)
+from .keys import HASHED_KEY_MAX_LENGTH, LOOKUP_ID_MAX_LENGTH, KeyGenerator
 from .scopes import normalize_scopes
 from .settings import api_keys_settings
+from .verification import find_key, verify_key
 
 
 def validate_throttle_rate(value: str) -> None:
@@ -31,6 +27,47 @@ def validate_throttle_rate(value: str) -> None:
             code="invalid",
             params={"value": value},
         )
+
+
+@dataclass(frozen=True)
+class _CompiledLookup:
+    """`SELECT <every column> FROM <table> WHERE lookup_id = %s`, as the ORM writes it."""
+
+    sql: str
+    attnames: list[str]
+    compiler: Any
+    converters: dict
+
+
+_compiled_lookups: dict[tuple[type, str], _CompiledLookup] = {}
+
+
+def _row_by_lookup_id(model: type["AbstractAPIKey"], alias: str, lookup_id: str) -> Any:
+    """The row with this lookup id as a model instance, or None: the query `filter(lookup_id=)`
+    would run, compiled once per model and database instead of on every request."""
+    compiled = _compiled_lookups.get((model, alias))
+    if compiled is None:
+        queryset = models.QuerySet(model, using=alias).filter(lookup_id="").order_by()
+        compiler = queryset.query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        if list(params) != [""]:
+            raise ImproperlyConfigured(f"Unexpected query for {model.__name__}: {sql}")
+        columns = [column for column, _, _ in compiler.select]
+        compiled = _CompiledLookup(
+            sql=sql,
+            attnames=[column.target.attname for column in columns],
+            compiler=compiler,
+            converters=compiler.get_converters(columns),
+        )
+        _compiled_lookups[(model, alias)] = compiled
+    with connections[alias].cursor() as cursor:
+        cursor.execute(compiled.sql, [lookup_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    if compiled.converters:
+        row = next(compiled.compiler.apply_converters([row], compiled.converters))
+    return model.from_db(alias, compiled.attnames, row)
 
 
 class BaseAPIKeyManager(models.Manager):
@@ -53,85 +90,42 @@ class BaseAPIKeyManager(models.Manager):
 
     async def acreate_key(self, **kwargs: Any) -> tuple["AbstractAPIKey", str]:
         """`create_key` for async code."""
-        kwargs.pop("id", None)
-        obj = self.model(**kwargs)
-        key = self.assign_key(obj)
-        await obj.asave()
-        return obj, key
+        return await sync_to_async(self.create_key)(**kwargs)
 
     def get_usable_keys(self) -> models.QuerySet:
         """The keys that may authenticate; override to narrow them (e.g. active owners only)."""
         return self.filter(revoked=False)
 
+    def find_usable_key(self, lookup_id: str) -> "AbstractAPIKey | None":
+        """The usable key with this lookup id, expired or not, or None: one query.
+
+        With the stock rules (`get_usable_keys` and `get_queryset` not overridden) the row is
+        read by a query compiled once, and judged here; otherwise through `get_usable_keys()`.
+        """
+        if not self._has_stock_rules():
+            return next(iter(self.get_usable_keys().filter(lookup_id=lookup_id)[:1]), None)
+        api_key = _row_by_lookup_id(self.model, self.db, lookup_id)
+        return api_key if api_key is not None and not api_key.revoked else None
+
+    def _has_stock_rules(self) -> bool:
+        manager = type(self)
+        return (
+            manager.get_usable_keys is BaseAPIKeyManager.get_usable_keys
+            and manager.get_queryset is BaseManager.get_queryset
+            and self._queryset_class is models.QuerySet
+        )
+
     def check_key(self, key: str) -> "tuple[bool, AbstractAPIKey | None]":
         """(well formed, the usable key it belongs to or None) for a key as presented; the key
-        may have expired.
-
-        A key checked lately, accepted or refused, is answered from the verification cache,
-        without even being parsed again; any other well-formed key costs one query.
-        """
-        answer = self._answer_without_query(key)
-        return answer if isinstance(answer, tuple) else (True, self._query_key(answer))
+        may have expired. A malformed key costs no query, any other one query."""
+        return find_key(self, key)
 
     async def acheck_key(self, key: str) -> "tuple[bool, AbstractAPIKey | None]":
         """`check_key` for async code: the database is queried without blocking the loop."""
-        answer = self._answer_without_query(key)
-        return answer if isinstance(answer, tuple) else (True, await self._aquery_key(answer))
-
-    def _answer_without_query(self, key: str) -> "tuple[bool, AbstractAPIKey | None] | ParsedKey":
-        """`check_key`'s answer where no query is needed (a verdict from the cache, or a
-        malformed key); otherwise the parsed key, to query."""
-        known, cached = verification_cache.lookup(self.model, key)
-        if known:
-            return True, cached
-        return self.key_generator.parse(key) or (False, None)
-
-    def find_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
-        """The usable key that `parsed` belongs to (expired or not), or None; see `check_key`."""
-        known, cached = verification_cache.lookup(self.model, parsed.key)
-        return cached if known else self._query_key(parsed)
-
-    async def afind_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
-        """`find_key` for async code."""
-        known, cached = verification_cache.lookup(self.model, parsed.key)
-        return cached if known else await self._aquery_key(parsed)
-
-    def _query_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
-        # Read before the query: see cache.py.
-        stamp = verification_cache.stamp(self.model, parsed.lookup_id)
-        try:
-            api_key = self.get_usable_keys().get(lookup_id=parsed.lookup_id)
-        except self.model.DoesNotExist:
-            api_key = None
-        return self._accept(parsed, api_key, stamp)
-
-    async def _aquery_key(self, parsed: ParsedKey) -> "AbstractAPIKey | None":
-        # Read before the query: see cache.py.
-        stamp = verification_cache.stamp(self.model, parsed.lookup_id)
-        try:
-            api_key = await self.get_usable_keys().aget(lookup_id=parsed.lookup_id)
-        except self.model.DoesNotExist:
-            api_key = None
-        return await sync_to_async(self._accept)(parsed, api_key, stamp)
-
-    def _accept(
-        self, parsed: ParsedKey, api_key: "AbstractAPIKey | None", stamp: str | None
-    ) -> "AbstractAPIKey | None":
-        """`api_key` if `parsed` matches it; rehashes an imported slow hash; remembers the
-        verdict either way."""
-        # An unknown lookup id is hashed and compared too, so it takes the path a wrong secret does.
-        hashed_key = api_key.hashed_key if api_key else UNUSABLE_HASH
-        if not self.key_generator.verify_secret(parsed.secret, hashed_key) or api_key is None:
-            verification_cache.refuse(self.model, parsed.key, parsed.lookup_id, stamp)
-            return None
-        if self.key_generator.needs_rehash(hashed_key):
-            api_key.hashed_key = self.key_generator.hash(parsed.secret)
-            self.filter(pk=api_key.pk).update(hashed_key=api_key.hashed_key)
-        verification_cache.put(self.model, parsed.key, api_key, stamp)
-        return api_key
+        return await sync_to_async(find_key)(self, key)
 
     def get_from_key(self, key: str) -> "AbstractAPIKey":
-        """The usable key matching `key`; raises `DoesNotExist` if none does."""
+        """The usable key matching `key` (expired or not); raises `DoesNotExist` if none does."""
         api_key = self.check_key(key)[1]
         if api_key is None:
             raise self.model.DoesNotExist("No usable API key matches the given key.")
@@ -139,26 +133,15 @@ class BaseAPIKeyManager(models.Manager):
 
     async def aget_from_key(self, key: str) -> "AbstractAPIKey":
         """`get_from_key` for async code."""
-        api_key = (await self.acheck_key(key))[1]
-        if api_key is None:
-            raise self.model.DoesNotExist("No usable API key matches the given key.")
-        return api_key
+        return await sync_to_async(self.get_from_key)(key)
 
     def is_valid(self, key: str) -> bool:
         """Whether `key` belongs to a usable key that has not expired."""
-        try:
-            api_key = self.get_from_key(key)
-        except self.model.DoesNotExist:
-            return False
-        return not api_key.has_expired
+        return verify_key(self, key).accepted
 
     async def ais_valid(self, key: str) -> bool:
         """`is_valid` for async code."""
-        try:
-            api_key = await self.aget_from_key(key)
-        except self.model.DoesNotExist:
-            return False
-        return not api_key.has_expired
+        return await sync_to_async(self.is_valid)(key)
 
     def record_use(self, api_key: "AbstractAPIKey") -> None:
         """Set `last_used_at`, at most once per API_KEYS["LAST_USED_INTERVAL"] per key.
@@ -237,29 +220,21 @@ class AbstractAPIKey(models.Model):
     def __str__(self) -> str:
         return str(self.name)
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self._validate_revoked()
-        self._validate_access()
-        super().save(*args, **kwargs)
-        self._forget_now_and_on_commit()
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        self._forget_now_and_on_commit()
-        return super().delete(*args, **kwargs)
-
-    def _forget_now_and_on_commit(self) -> None:
-        verification_cache.forget(self)
-        # Once more when the change commits: another process that queried the key meanwhile
-        # read it as it was, under the stamp just written.
-        transaction.on_commit(lambda: verification_cache.forget(self), using=self._state.db)
+    def save(self, *args: Any, update_fields: Any = None, **kwargs: Any) -> None:
+        saved = None if update_fields is None else set(update_fields)
+        self._validate_irreversible(saved)
+        if saved is None or saved & {"scopes", "throttle_rate"}:
+            self._validate_access()
+        super().save(*args, update_fields=update_fields, **kwargs)
 
     def clean(self) -> None:
-        self._validate_revoked()
+        self._validate_irreversible(None)
 
     def _validate_access(self) -> None:
         """Scopes and throttle rate, however they were set (the admin and the commands check
         them too, with messages of their own): a typo would otherwise fail only at request time,
-        as a 403 or an unlimited rate."""
+        as a 403 or an unlimited rate. Not checked when neither is saved, so that revoking a key
+        whose stored scopes break today's rules still works."""
         scopes = self.scopes
         is_a_list = isinstance(scopes, list | tuple | set)
         if not is_a_list or not all(isinstance(scope, str) for scope in scopes):
@@ -270,6 +245,36 @@ class AbstractAPIKey(models.Model):
             raise ValidationError({"scopes": str(error)}) from None
         if self.throttle_rate:
             validate_throttle_rate(self.throttle_rate)
+
+    def _validate_irreversible(self, saved: set[str] | None) -> None:
+        """Refuse to undo a revocation, or to move a rotated key's end later. Asks the database,
+        so that an object loaded (or a form opened) before the change cannot undo it."""
+        if self._state.adding or self.pk is None:
+            return
+        if self.revoked and saved is not None and "expiry_date" not in saved:
+            return  # revoking: nothing to undo
+        model = type(self)
+        successors = model._base_manager.filter(rotated_from=models.OuterRef("pk"))
+        stored = (
+            model._base_manager.filter(pk=self.pk)
+            .values("revoked", "expiry_date")
+            .annotate(rotated=models.Exists(successors))
+            .first()
+        )
+        if stored is None:
+            return
+        if stored["revoked"] and not self.revoked:
+            raise ValidationError("This API key has been revoked, which cannot be undone.")
+        ends = stored["expiry_date"]
+        moved_later = ends is not None and (self.expiry_date is None or self.expiry_date > ends)
+        if stored["rotated"] and moved_later and (saved is None or "expiry_date" in saved):
+            raise ValidationError(
+                {
+                    "expiry_date": f"This API key was rotated and stops working at "
+                    f"{ends.isoformat(sep=' ', timespec='seconds')}; that time can be brought "
+                    "forward, not moved later."
+                }
+            )
 
     @property
     def has_expired(self) -> bool:
@@ -283,13 +288,6 @@ class AbstractAPIKey(models.Model):
         """Revoke the key for good."""
         self.revoked = True
         self.save(update_fields=["revoked"])
-
-    def _validate_revoked(self) -> None:
-        # Asks the database, so that an object loaded before the revocation cannot undo it.
-        if self.revoked or self._state.adding:
-            return
-        if type(self)._base_manager.filter(pk=self.pk, revoked=True).exists():
-            raise ValidationError("This API key has been revoked, which cannot be undone.")
 
     # Not copied by `rotate`: the new key has its own secret, age, state and history.
     fields_not_copied_on_rotation = (
@@ -307,23 +305,35 @@ class AbstractAPIKey(models.Model):
         if it already expires sooner). Return (new object, key), and show the key once.
 
         The new key keeps every other field: name, scopes, throttle rate, and the fields a
-        custom key model adds, such as an owner.
+        custom key model adds, such as an owner. A key that expires passes its lifetime on: the
+        new key expires that long after the rotation. A revoked or expired key cannot be
+        rotated, nor one that has a successor still in use (rotate the successor instead).
         """
         if grace < timedelta(0):
             raise ValueError("The grace period cannot be negative.")
         model = type(self)
         with transaction.atomic(using=self._state.db):
-            # Read under a row lock, so that a revocation made meanwhile is seen.
+            # Under a row lock: a concurrent rotation or revocation waits, then sees this one.
             current = model._base_manager.select_for_update().get(pk=self.pk)
-            if current.revoked or self.revoked:
+            now = timezone.now()
+            if current.revoked:
                 raise ValueError("A revoked API key cannot be rotated; create a new key instead.")
+            if current.has_expired:
+                raise ValueError("An expired API key cannot be rotated; create a new key instead.")
+            live = models.Q(expiry_date__isnull=True) | models.Q(expiry_date__gt=now)
+            if model._base_manager.filter(live, rotated_from=current, revoked=False).exists():
+                raise ValueError(
+                    "This API key has been rotated already; rotate the key that replaced it."
+                )
             fields = {
                 field.attname: copy.deepcopy(getattr(current, field.attname))
                 for field in model._meta.concrete_fields
                 if not field.primary_key and field.name not in self.fields_not_copied_on_rotation
             }
-            new_key, key = model.objects.create_key(**fields, rotated_from=self)
-            ends = timezone.now() + grace
+            if current.expiry_date is not None:
+                fields["expiry_date"] = now + (current.expiry_date - current.created)
+            new_key, key = model.objects.create_key(**fields, rotated_from=current)
+            ends = now + grace
             if current.expiry_date is not None and current.expiry_date <= ends:
                 self.expiry_date = current.expiry_date
             else:

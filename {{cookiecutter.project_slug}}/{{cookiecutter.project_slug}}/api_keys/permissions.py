@@ -1,21 +1,32 @@
-"""Permission classes: `HasAPIKey` and the base to build one for a custom key model."""
+"""Permission classes: `HasAPIKey`, and `BaseHasAPIKey` to build one for a custom key model."""
 
 from typing import Any
 
+from django.views.decorators.debug import sensitive_variables
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from .authentication import KeyParser
 from .models import AbstractAPIKey, APIKey
+from .verification import verify_request
 
-__all__ = ["BaseHasAPIKey", "HasAPIKey", "HasScopes", "KeyParser"]
+__all__ = ["BaseHasAPIKey", "HasAPIKey", "KeyParser", "missing_scopes"]
+
+
+def missing_scopes(api_key: AbstractAPIKey, view: Any) -> list[str]:
+    """The scopes in the view's `required_scopes` that the key does not hold, sorted."""
+    return sorted(set(getattr(view, "required_scopes", ())).difference(api_key.scopes))
 
 
 class BaseHasAPIKey(BasePermission):
-    """Grants access to a request that carries a valid key of `model`.
+    """Grants access to a request that carries a valid key of `model` holding every scope in the
+    view's `required_scopes`; a valid key that lacks one gets 403 `missing_scope`.
 
-    Works behind `APIKeyAuthentication` (no second check) or on its own beside any other
-    authentication classes; either way a request's key is verified at most once.
+    The key is read by `get_key` (by default `key_parser`: `Authorization: Api-Key <key>`).
+    Works behind `APIKeyAuthentication`, which checks the key with this class's model and
+    `get_key`, or on its own beside other authentication classes; either way a request's key is
+    checked once.
     """
 
     model: type[AbstractAPIKey] | None = None
@@ -24,53 +35,26 @@ class BaseHasAPIKey(BasePermission):
     def get_key(self, request: Request) -> str | None:
         return self.key_parser.get(request)
 
+    @sensitive_variables()
     def has_permission(self, request: Request, view: Any) -> bool:
         if self.model is None:
             raise TypeError(f"{type(self).__name__} must set `model` to a key model.")
-        if isinstance(request.auth, self.model):
-            return True  # APIKeyAuthentication has verified it, expiry included.
-        verdicts = request.__dict__.setdefault("_api_key_verdicts", {})
-        if self.model not in verdicts:
-            verdicts[self.model] = self._verify(request)
-        return verdicts[self.model]
+        key = self.get_key(request)
+        if key is None:
+            return False
+        api_key = verify_request(request, self.model, key).api_key
+        if api_key is None:
+            return False
+        if missing := missing_scopes(api_key, view):
+            # Raised rather than returned: DRF would answer a refusal of `A | B` with no message.
+            raise PermissionDenied(
+                f"This API key lacks the scope(s): {', '.join(missing)}.", code="missing_scope"
+            )
+        return True
 
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         return self.has_permission(request, view)
 
-    def _verify(self, request: Request) -> bool:
-        key = self.get_key(request)
-        if key is None:
-            return False
-        try:
-            api_key = self.model.objects.get_from_key(key)
-        except self.model.DoesNotExist:
-            return False
-        if api_key.has_expired:
-            return False
-        self.model.objects.record_use(api_key)
-        return True
-
 
 class HasAPIKey(BaseHasAPIKey):
     model = APIKey
-
-
-class HasScopes(BasePermission):
-    """Grants access when the request's key holds every scope in the view's `required_scopes`.
-
-    A view without `required_scopes` needs none. A valid key that lacks one gets 403.
-    """
-
-    message = "This API key lacks a scope this endpoint requires."
-    code = "missing_scope"
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        required = set(getattr(view, "required_scopes", ()))
-        if not required:
-            return True
-        if not isinstance(request.auth, AbstractAPIKey):
-            return False
-        missing = required.difference(request.auth.scopes)
-        if missing:
-            self.message = f"This API key lacks the scope(s): {', '.join(sorted(missing))}."
-        return not missing

@@ -22,17 +22,17 @@ DEFAULTS: dict[str, Any] = {
     # Characters of the lookup id (8 to 16) and of the secret (27 or more: 160 bits and up).
     "LOOKUP_ID_LENGTH": 12,
     "SECRET_LENGTH": 32,
-    # Seconds each process remembers a verified key, so a repeat costs no query; 0 turns it off.
-    # Revoking or editing a key reaches other processes through the Django cache at once when
-    # that cache is shared (Redis), and within this many seconds when it is per process.
-    "VERIFICATION_CACHE_TTL": 60,
-    # Most keys each process remembers; the oldest go first.
-    "VERIFICATION_CACHE_SIZE": 10_000,
     # Requests per key allowed by APIKeyRateThrottle, as DRF writes rates: "1000/min",
     # "50/s"; None for no limit. A key's own `throttle_rate` overrides it.
     "THROTTLE_RATE": "1000/min",
     # Seconds between two writes of a key's last_used_at.
     "LAST_USED_INTERVAL": 60,
+    # Checks allowed per lookup id of keys imported with a slow password-hasher hash (each costs
+    # a hasher run): more are refused until the period ends, so forged secrets cannot burn CPU.
+    "SLOW_HASH_RATE": "10/min",
+    # Refused keys (malformed, unknown, revoked, expired) allowed per client address; past it
+    # the address gets 429 until the period ends. None: no limit. See throttling.RefusalThrottle.
+    "REFUSAL_RATE": "100/min",
 }
 
 
@@ -43,10 +43,10 @@ class APIKeySettings:
     header: str | None
     lookup_id_length: int
     secret_length: int
-    verification_cache_ttl: float
-    verification_cache_size: int
     throttle_rate: str | None
     last_used_interval: float
+    slow_hash_rate: str
+    refusal_rate: str | None
 
 
 @cache
@@ -56,6 +56,15 @@ def api_keys_settings() -> APIKeySettings:
     if values["HEADER"] is None:
         values["HEADER"] = getattr(settings, "API_KEY_CUSTOM_HEADER", None)
     return APIKeySettings(**{name.lower(): value for name, value in values.items()})
+
+
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """(requests, seconds) of a rate written as DRF writes them: "100/min" -> (100, 60)."""
+    count, _, period = rate.partition("/")
+    return int(count), PERIODS[period[0]]
 
 
 def _reload(*, setting: str, **kwargs: Any) -> None:

@@ -4,9 +4,44 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
+from django.urls import include, path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.validation import validate_schema
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ...api_keys.authentication import APIKeyAuthentication
+from ...api_keys.permissions import HasAPIKey
 
 pytestmark = pytest.mark.django_db
+
+
+class PartnerKeyAuthentication(APIKeyAuthentication):
+    """A subclass, e.g. with another model or parser: a scheme of its own."""
+
+
+class ScopedView(APIView):
+    required_scopes = ["reports:read"]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        """GET: nothing but a 200."""
+        return Response({})
+
+
+urlpatterns = [
+    path(
+        "partner/",
+        ScopedView.as_view(authentication_classes=[PartnerKeyAuthentication, APIKeyAuthentication]),
+    ),
+    path("open-but-keyed/", ScopedView.as_view(permission_classes=[AllowAny])),
+    path("key-or-login/", ScopedView.as_view(permission_classes=[HasAPIKey | IsAuthenticated])),
+    path("", include("config.urls")),
+]
 
 
 @pytest.fixture
@@ -65,3 +100,29 @@ def test_swagger_ui_only_where_turned_on(api_client, settings):
     response = api_client.get("/api/docs/")
     assert response.status_code == 200
     assert "swagger" in response.content.decode().lower()
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_each_authentication_subclass_is_a_scheme_of_its_own_without_warnings(api_client):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
+    schema = api_client.get("/api/schema/", {"format": "json"}).json()
+    assert {"ApiKeyAuth", "PartnerKeyAuthentication"} <= set(
+        schema["components"]["securitySchemes"]
+    )
+    security = schema["paths"]["/partner/"]["get"]["security"]
+    assert security == [
+        {"PartnerKeyAuthentication": ["reports:read"]},
+        {"ApiKeyAuth": ["reports:read"]},
+    ]
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_scopes_are_listed_only_where_a_key_permission_enforces_them(api_client):
+    paths = api_client.get("/api/schema/", {"format": "json"}).json()["paths"]
+    assert paths["/open-but-keyed/"]["get"]["security"][0] == {"ApiKeyAuth": []}
+    assert paths["/key-or-login/"]["get"]["security"] == [
+        {"ApiKeyAuth": ["reports:read"]},
+        {"cookieAuth": []},
+    ]
+    # A view that needs a key does not offer the session cookie.
+    assert paths["/api/v1/whoami/"]["get"]["security"] == [{"ApiKeyAuth": []}]

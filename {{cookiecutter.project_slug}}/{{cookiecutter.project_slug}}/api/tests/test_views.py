@@ -18,7 +18,7 @@ def test_whoami_describes_the_calling_key(keyed_client, api_key):
         "name": "test client",
         "lookup_id": api_key_object.lookup_id,
         "created": body["created"],
-        "expires": None,
+        "expiry_date": None,
     }
     assert key not in response.content.decode()
 
@@ -29,7 +29,7 @@ def test_whoami_shows_the_expiry(api_client):
     expiry = timezone.now() + timezone.timedelta(days=3)
     _, key = APIKey.objects.create_key(name="temp", expiry_date=expiry)
     api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
-    expires = api_client.get("/api/v1/whoami/").json()["expires"]
+    expires = api_client.get("/api/v1/whoami/").json()["expiry_date"]
     assert expires.startswith(expiry.strftime("%Y-%m-%dT%H:%M:%S"))
 
 
@@ -65,7 +65,8 @@ def test_method_not_allowed_keeps_the_shape(keyed_client):
 
 def test_database_outage_answers_503_not_500(keyed_client):
     with mock.patch(
-        "django.db.models.query.QuerySet.get", side_effect=OperationalError("server closed")
+        "django.db.backends.utils.CursorWrapper.execute",
+        side_effect=OperationalError("server closed"),
     ):
         response = keyed_client.get("/api/v1/whoami/")
     assert response.status_code == 503

@@ -363,3 +363,19 @@ def test_the_key_app_s_own_pages_have_breadcrumbs_like_the_admin_s(admin_client)
         assert own_tag == tag, name
         assert own_links[:2] == links[:2] and own_links[2] == "API keys", name
     assert breadcrumbs(pages["rotate"].content)[1][-1] == "crumbs"
+
+
+def test_keys_whose_stored_scopes_break_today_s_rules_are_still_revoked(admin_client):
+    first, _ = APIKey.objects.create_key(name="old rules")
+    second, _ = APIKey.objects.create_key(name="older rules")
+    # Rows written by update(), loaddata or an earlier version, before the rules tightened.
+    APIKey.objects.filter(pk=first.pk).update(scopes=["Not A Scope"], throttle_rate="lots")
+    APIKey.objects.filter(pk=second.pk).update(scopes="orders:read")
+    response = revoke_selected(admin_client, [first, second], confirmed=True)
+    assert response.status_code == 302
+    assert set(APIKey.objects.values_list("revoked", flat=True)) == {True}
+    third, _ = APIKey.objects.create_key(name="in code")
+    APIKey.objects.filter(pk=third.pk).update(scopes=[1, 2])
+    third.refresh_from_db()
+    third.revoke()
+    assert APIKey.objects.get(pk=third.pk).revoked

@@ -1,5 +1,7 @@
 """Checking keys from async code (async views, websocket consumers) without blocking."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import async_to_sync
 from django.http import JsonResponse
@@ -50,3 +52,34 @@ def test_an_async_view_authenticates_a_key():
     APIKey.objects.get(name="async view").revoke()
     response = get("/async-whoami/", headers={"Authorization": f"Api-Key {key}"})
     assert response.json() == {"error": "invalid_api_key"}
+
+
+def test_averify_records_the_key_s_use():
+    api_key, key = APIKey.objects.create_key(name="async use")
+    async_to_sync(APIKeyAuthentication().averify)(key)
+    api_key.refresh_from_db()
+    assert api_key.last_used_at is not None
+
+
+def test_async_checks_leave_the_event_loop_free():
+    _, key = APIKey.objects.create_key(name="concurrent")
+
+    async def scenario():
+        ticks = 0
+        running = True
+
+        async def ticker():
+            nonlocal ticks
+            while running:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        tick_task = asyncio.create_task(ticker())
+        results = await asyncio.gather(*(APIKey.objects.ais_valid(key) for _ in range(5)))
+        running = False
+        await tick_task
+        return results, ticks
+
+    results, ticks = async_to_sync(scenario)()
+    assert results == [True] * 5
+    assert ticks > 5  # the loop ran other tasks while the checks waited on the database

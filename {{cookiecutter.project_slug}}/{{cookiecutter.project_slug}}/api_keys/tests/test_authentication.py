@@ -5,6 +5,7 @@ from unittest import mock
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
 from django.test import override_settings
 from django.urls import path
 from django.utils import timezone
@@ -186,11 +187,12 @@ def test_has_api_key_does_not_verify_a_second_time(keyed_client, django_assert_n
 
 
 def test_has_api_key_alone_verifies_once_per_request(api_key):
-    request = mock.Mock(auth=None, META={"HTTP_AUTHORIZATION": f"Api-Key {api_key[1]}"})
-    get_from_key = mock.patch.object(
-        APIKey.objects, "get_from_key", wraps=APIKey.objects.get_from_key
+    request = HttpRequest()
+    request.META["HTTP_AUTHORIZATION"] = f"Api-Key {api_key[1]}"
+    find_usable_key = mock.patch.object(
+        APIKey.objects, "find_usable_key", wraps=APIKey.objects.find_usable_key
     )
-    with get_from_key as spy:
+    with find_usable_key as spy:
         permission = HasAPIKey()
         assert permission.has_permission(request, None)
         assert permission.has_object_permission(request, None, object())

@@ -26,8 +26,7 @@ def test_default_settings_pass():
         ({"LOOKUP_ID_LENGTH": 4}, "api_keys.E003"),
         ({"SECRET_LENGTH": 20}, "api_keys.E003"),
         ({"SECRET_LENGTH": "32"}, "api_keys.E003"),
-        ({"VERIFICATION_CACHE_TTL": -1}, "api_keys.E003"),
-        ({"VERIFICATION_CACHE_SIZE": 0}, "api_keys.E003"),
+        ({"SLOW_HASH_RATE": "10 per minute"}, "api_keys.E003"),
         ({"THROTTLE_RATE": "lots"}, "api_keys.E003"),
         ({"LAST_USED_INTERVAL": None}, "api_keys.E003"),
     ],
@@ -45,6 +44,6 @@ def test_bad_legacy_header_setting_is_reported():
     assert error_ids() == ["api_keys.E003"]
 
 
-@override_settings(API_KEYS={"THROTTLE_RATE": None, "VERIFICATION_CACHE_TTL": 0})
+@override_settings(API_KEYS={"THROTTLE_RATE": None, "LAST_USED_INTERVAL": 0})
 def test_features_can_be_turned_off():
     assert error_ids() == []

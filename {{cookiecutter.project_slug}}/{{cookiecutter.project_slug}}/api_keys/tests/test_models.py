@@ -1,13 +1,16 @@
 """The model and manager API that djangorestframework-api-key users rely on."""
 
 import hashlib
+import time
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from ..keys import KeyGenerator
 from ..models import APIKey
 
 pytestmark = pytest.mark.django_db
@@ -120,6 +123,26 @@ def test_imported_key_verifies_and_is_rehashed_with_sha256(hash_legacy):
     stored = APIKey.objects.get(lookup_id="Abcd1234")
     assert stored.hashed_key.startswith("sha256$")
     assert APIKey.objects.is_valid(legacy_key)
+
+
+def test_slow_hash_checks_are_capped_per_lookup_id(api_keys_options):
+    """Forged secrets for an imported key's known lookup id stop costing a hasher run once the
+    cap is reached; the real key then waits for the next period, and is rehashed once in."""
+    api_keys_options(SLOW_HASH_RATE="3/min")
+    legacy_key = "Slow1234." + "s" * 32
+    APIKey.objects.create(
+        name="imported", lookup_id="Slow1234", hashed_key=make_password(legacy_key)
+    )
+    forged = "Slow1234." + "f" * 32
+    with mock.patch.object(KeyGenerator, "verify_secret", autospec=True, return_value=False) as spy:
+        assert [APIKey.objects.is_valid(forged) for _ in range(5)] == [False] * 5
+    assert spy.call_count == 3  # the fourth and fifth forgeries ran no hasher
+    assert not APIKey.objects.is_valid(legacy_key)  # over the cap for this minute
+    next_minute = time.time() + 60
+    with mock.patch("time.time", return_value=next_minute):
+        assert APIKey.objects.is_valid(legacy_key)
+    assert APIKey.objects.get(lookup_id="Slow1234").hashed_key.startswith("sha256$")
+    assert [APIKey.objects.is_valid(legacy_key) for _ in range(5)] == [True] * 5  # fast now
 
 
 def test_one_query_to_verify_a_key(django_assert_num_queries):

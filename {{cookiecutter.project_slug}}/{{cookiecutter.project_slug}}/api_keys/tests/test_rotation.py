@@ -4,6 +4,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from ..models import APIKey
@@ -119,8 +120,60 @@ def test_a_rotation_that_fails_half_way_leaves_no_new_key():
     assert APIKey.objects.is_valid(old_key)
 
 
-def test_a_replaced_key_can_be_rotated_again_and_both_successors_are_linked():
+def test_a_key_with_a_live_successor_cannot_be_rotated_again():
     old, _ = APIKey.objects.create_key(name="billing")
     first, _ = old.rotate(grace=timedelta(days=1))
+    with pytest.raises(ValueError, match="rotated already"):
+        old.rotate(grace=timedelta(days=1))
+    assert list(old.rotated_to.all()) == [first]
+    second, _ = first.rotate(grace=timedelta(days=1))  # the successor can be rotated
+    assert second.rotated_from == first
+
+
+def test_a_key_whose_successor_was_revoked_can_be_rotated_again():
+    old, _ = APIKey.objects.create_key(name="billing")
+    first, _ = old.rotate(grace=timedelta(days=1))
+    first.revoke()
     second, _ = old.rotate(grace=timedelta(days=1))
     assert set(old.rotated_to.all()) == {first, second}
+
+
+def test_an_expired_key_cannot_be_rotated():
+    old, _ = APIKey.objects.create_key(name="billing")
+    old.rotate(grace=timedelta(0))  # expired at once
+    old.refresh_from_db()
+    with pytest.raises(ValueError, match="expired API key cannot be rotated"):
+        old.rotate(grace=timedelta(days=1))
+    past, _ = APIKey.objects.create_key(
+        name="past", expiry_date=timezone.now() - timedelta(seconds=1)
+    )
+    with pytest.raises(ValueError, match="expired API key cannot be rotated"):
+        past.rotate(grace=timedelta(days=1))
+    assert APIKey.objects.count() == 3
+
+
+def test_the_successor_keeps_the_old_key_s_lifetime():
+    old, _ = APIKey.objects.create_key(name="quarterly")
+    APIKey.objects.filter(pk=old.pk).update(
+        created=timezone.now() - timedelta(days=80), expiry_date=timezone.now() + timedelta(days=10)
+    )
+    old.refresh_from_db()
+    before = timezone.now()
+    new, _ = old.rotate(grace=timedelta(days=1))
+    lifetime = timedelta(days=90)
+    assert before + lifetime <= new.expiry_date <= timezone.now() + lifetime
+    never, _ = APIKey.objects.create_key(name="forever")
+    assert never.rotate(grace=timedelta(days=1))[0].expiry_date is None
+
+
+def test_a_stale_change_cannot_undo_a_rotation_s_expiry():
+    old, _ = APIKey.objects.create_key(name="billing")
+    stale = APIKey.objects.get(pk=old.pk)  # e.g. a change form opened before the rotation
+    old.rotate(grace=timedelta(hours=1))
+    stale.name = "billing (renamed)"
+    with pytest.raises(ValidationError, match="rotated"):
+        stale.save()
+    old.refresh_from_db()
+    assert old.expiry_date is not None
+    stale.expiry_date = old.expiry_date - timedelta(minutes=30)  # sooner is allowed
+    stale.save()

@@ -199,3 +199,30 @@ def test_the_admin_refuses_a_bad_rate(client):
     assert response.status_code == 200
     assert "&#x27;lots&#x27; is not a rate. Write requests/period" in response.content.decode()
     assert not APIKey.objects.filter(name="partner").exists()
+
+
+def test_refused_keys_from_one_address_are_answered_429_past_the_rate(
+    api_client, api_key, api_keys_options, django_assert_num_queries
+):
+    api_keys_options(REFUSAL_RATE="3/min")
+    wrong = APIKey.objects.key_generator.generate()[0]  # well formed, unknown: one query each
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {wrong}")
+    statuses = [api_client.get("/api/v1/whoami/").status_code for _ in range(3)]
+    assert statuses == [401, 401, 401]
+    with django_assert_num_queries(0):  # refused before any query
+        blocked = api_client.get("/api/v1/whoami/")
+    assert blocked.status_code == 429
+    assert blocked.json()["error"]["code"] == "throttled"
+    assert 0 < int(blocked["Retry-After"]) <= 60
+    # Another address is not affected.
+    _, key = api_key
+    other = APIClient().get(
+        "/api/v1/whoami/", HTTP_AUTHORIZATION=f"Api-Key {key}", REMOTE_ADDR="192.0.2.9"
+    )
+    assert other.status_code == 200
+
+
+def test_the_refusal_rate_can_be_lifted(api_client, api_keys_options):
+    api_keys_options(REFUSAL_RATE=None)
+    api_client.credentials(HTTP_AUTHORIZATION="Api-Key nope")
+    assert {api_client.get("/api/v1/whoami/").status_code for _ in range(120)} == {401}

@@ -95,7 +95,7 @@ class Migration(migrations.Migration):
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="api_keys",
-                        to="organizations.organization",
+                        to="example_organizations.organization",
                     ),
                 ),
                 (
@@ -107,7 +107,7 @@ class Migration(migrations.Migration):
                         null=True,
                         on_delete=django.db.models.deletion.SET_NULL,
                         related_name="rotated_to",
-                        to="organizations.organizationapikey",
+                        to="example_organizations.organizationapikey",
                     ),
                 ),
             ],

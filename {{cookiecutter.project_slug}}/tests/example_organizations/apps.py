@@ -4,5 +4,5 @@ from django.apps import AppConfig
 class OrganizationsConfig(AppConfig):
     """A custom key model, as the README describes it; installed by the test settings only."""
 
-    name = "tests.organizations"
-    label = "organizations"
+    name = "tests.example_organizations"
+    label = "example_organizations"

@@ -1,0 +1,145 @@
+"""The one place a presented key is checked: parsed, looked up with one query, compared in
+constant time, and judged (revoked, expired). Nothing is remembered between requests, so a key
+whose access is removed, in any way and by any process, is refused by the next request.
+
+    verify_key(manager, key)             -> Verdict      (the manager's is_valid, get_from_key)
+    verify_request(request, model, key) -> Verdict      (once per request; records the use)
+    verified_key(request)                -> key object   (what the throttle and usage log read)
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.core.cache import cache
+from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
+
+from .keys import UNUSABLE_HASH
+from .settings import api_keys_settings, parse_rate
+
+if TYPE_CHECKING:
+    from .models import AbstractAPIKey, BaseAPIKeyManager
+
+logger = logging.getLogger("api_keys")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a presented key was found to be. `api_key` is set only when it is accepted."""
+
+    code: str  # "accepted", or why not: "malformed_api_key", "invalid_api_key", ...
+    message: str
+    api_key: "AbstractAPIKey | None" = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.api_key is not None
+
+
+MALFORMED = Verdict("malformed_api_key", "Malformed API key.")
+INVALID = Verdict("invalid_api_key", "Invalid API key.")
+EXPIRED = Verdict("expired_api_key", "API key has expired.")
+
+
+@sensitive_variables()
+def find_key(manager: "BaseAPIKeyManager", key: str) -> "tuple[bool, AbstractAPIKey | None]":
+    """(well formed, the key of `manager.get_usable_keys()` that `key` belongs to or None),
+    expired or not.
+
+    A malformed key or a wrong checksum costs no query; any other key costs one. An unknown
+    lookup id is hashed and compared like a wrong secret, so the two take the same path.
+    """
+    model = manager.model
+    generator = manager.key_generator
+    parsed = generator.parse(key)
+    if parsed is None:
+        return False, None
+    api_key = manager.find_usable_key(parsed.lookup_id)
+    hashed_key = api_key.hashed_key if api_key is not None else UNUSABLE_HASH
+    if generator.is_slow_hash(hashed_key) and not _may_check_slow_hash(model, parsed.lookup_id):
+        return True, None
+    if not generator.verify_secret(parsed.secret, hashed_key) or api_key is None:
+        return True, None
+    if generator.needs_rehash(hashed_key):
+        api_key.hashed_key = generator.hash(parsed.secret)
+        model._base_manager.filter(pk=api_key.pk).update(hashed_key=api_key.hashed_key)
+    return True, api_key
+
+
+def verify_key(manager: "BaseAPIKeyManager", key: str) -> Verdict:
+    """Whether `key` may be used now: well formed, one of the manager's usable keys, unexpired."""
+    well_formed, api_key = find_key(manager, key)
+    if not well_formed:
+        return MALFORMED
+    if api_key is None:
+        return INVALID
+    if api_key.has_expired:
+        return EXPIRED
+    return Verdict("accepted", "", api_key)
+
+
+# The verdicts of one request, by model and key, on the Django request (a DRF Request passes
+# attributes through to it), so that authentication and permissions check a key once.
+_VERDICTS = "_api_key_verdicts"
+_VERIFIED = "_verified_api_key"
+
+
+def _django_request(request: Any) -> HttpRequest:
+    return getattr(request, "_request", request)
+
+
+@sensitive_variables()
+def verify_request(request: Any, model: "type[AbstractAPIKey]", key: str) -> Verdict:
+    """`verify_key` for a request, done at most once per request, model and key; the first key
+    accepted is recorded as used and becomes `verified_key(request)`."""
+    django_request = _django_request(request)
+    verdicts = django_request.__dict__.setdefault(_VERDICTS, {})
+    verdict = verdicts.get((model, key))
+    if verdict is None:
+        verdict = verdicts[(model, key)] = verify_key(model.objects, key)
+        if verdict.api_key is not None and getattr(django_request, _VERIFIED, None) is None:
+            setattr(django_request, _VERIFIED, verdict.api_key)
+            model.objects.record_use(verdict.api_key)
+    return verdict
+
+
+def verified_key(request: Any) -> "AbstractAPIKey | None":
+    """The key this request was accepted with, by whichever class checked it (an
+    authentication class of your own that sets `request.auth` to a key included), or None."""
+    from .models import AbstractAPIKey  # models.py imports this module
+
+    django_request = _django_request(request)
+    auth = getattr(django_request, "auth", None)
+    if isinstance(auth, AbstractAPIKey):
+        return auth
+    return getattr(django_request, _VERIFIED, None)
+
+
+# Imported keys hashed with a password hasher cost a full hasher run to check (a quarter of a
+# second for PBKDF2): a forged secret for a known lookup id would be a cheap way to burn CPU.
+_last_warning = 0.0
+
+
+def _may_check_slow_hash(model: type, lookup_id: str) -> bool:
+    """Whether one more slow-hash check of this lookup id fits API_KEYS["SLOW_HASH_RATE"]."""
+    limit, period = parse_rate(api_keys_settings().slow_hash_rate)
+    window = int(time.time() // period)
+    name = f"api_keys:slow_hash:{model._meta.label_lower}:{lookup_id}:{window}"
+    try:
+        cache.add(name, 0, period + 1)
+        return cache.incr(name) <= limit
+    except Exception as error:  # the cache is down: check the key (availability over the cap)
+        warn_cache_unavailable(error, "slow-hash checks are not capped")
+        return True
+
+
+def warn_cache_unavailable(error: Exception, consequence: str) -> None:
+    """Log, at most once a minute per process, that the cache failed and what follows. Only the
+    error's type: its text may hold the cache's address and credentials."""
+    global _last_warning
+    now = time.monotonic()
+    if now - _last_warning >= 60:
+        _last_warning = now
+        logger.warning("The cache is unavailable (%s): %s.", type(error).__name__, consequence)
