@@ -7,60 +7,20 @@ requirement is missing or pinned outside its range, when it pins something that 
 requirement leads to, or when a pin carries no hash.
 """
 
-import re
-from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, requires
-from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from tests.baking import BakedProject, read_requirements
+from tests.baking import BakedProject, Pin, read_lock, read_requirements
 
-PIN = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)==(?P<version>\S+)\s*(?:;\s*(?P<marker>[^\\]+))?")
 # Which lock each requirements file is compiled into, and the files it reads.
 LOCKS = {
     "requirements.lock": ["requirements.txt"],
     "requirements-dev.lock": ["requirements.txt", "requirements-dev.txt"],
 }
-
-
-@dataclass
-class Pin:
-    """One `name==version` entry of a lock, with its hashes and what it is there for."""
-
-    name: str
-    version: Version
-    marker: str | None
-    hashes: list[str] = field(default_factory=list)
-    via: list[str] = field(default_factory=list)
-
-
-def read_lock(path: Path) -> list[Pin]:
-    """The entries of a `uv pip compile --generate-hashes` output file, with their `# via`."""
-    pins: list[Pin] = []
-    in_via = False
-    for line in path.read_text().splitlines():
-        stripped = line.strip()
-        if not line.startswith((" ", "#")) and stripped:
-            match = PIN.match(stripped)
-            assert match, f"{path.name}: not a pinned requirement: {line!r}"
-            marker = match["marker"].strip() if match["marker"] else None
-            pins.append(Pin(canonicalize_name(match["name"]), Version(match["version"]), marker))
-            in_via = False
-        elif stripped.startswith("--hash=") and pins:
-            pins[-1].hashes.append(stripped.removeprefix("--hash=").rstrip(" \\"))
-        elif stripped.startswith("# via") and pins:
-            in_via = True
-            if rest := stripped.removeprefix("# via").strip():
-                pins[-1].via.append(rest)
-        elif in_via and stripped.startswith("#   ") and pins:
-            pins[-1].via.append(stripped.removeprefix("#").strip())
-        else:
-            in_via = False
-    return pins
 
 
 def extra_requirements(requirement: Requirement) -> set[str]:

@@ -52,6 +52,7 @@ class ExpiryListFilter(admin.SimpleListFilter):
         return queryset
 
 
+@admin.register(APIKey)
 class APIKeyModelAdmin(admin.ModelAdmin):
     """Admin for any key model; register a custom model with it or a subclass."""
 
@@ -251,5 +252,3 @@ class APIKeyModelAdmin(admin.ModelAdmin):
         context["crumbs"].append(("Revoke", None))
         return TemplateResponse(request, self.revoke_confirmation_template, context)
 
-
-admin.site.register(APIKey, APIKeyModelAdmin)
