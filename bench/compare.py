@@ -1,12 +1,13 @@
-"""Compare this template with a changed copy of it, both served at once, case by case.
+"""Compare two copies of the template (by default this one and a changed one), served at once.
 
-    python bench/compare.py PATH/TO/CHANGED/TEMPLATE [--rounds 20]
+    python bench/compare.py PATH/TO/CHANGED/TEMPLATE [--base PATH] [--rounds 20]
 
-Bakes both, serves each with gunicorn (2 workers, verification cache on, one key) and loads
-the same cases on each in turn, round after round, so that both meet the same load from the
-rest of the machine. Prints, per case, the changed template's req/s over this one's (median
-of the rounds' ratios, with quartiles) and the same comparison made with server CPU per
-request. Uses bench/run.py's environment, servers and load; writes nothing.
+Bakes both (the base is this repository unless --base names another copy), serves each with
+gunicorn (2 workers, one key, the project's own API_KEYS but for the throttle) and loads the
+same cases on each in turn, round after round, so that both meet the same load from the rest
+of the machine. Prints, per case, the changed template's req/s over the base's (median of the
+rounds' ratios, with quartiles) and the same comparison made with server CPU per request.
+Uses bench/run.py's environment, servers and load; writes nothing.
 """
 
 import argparse
@@ -21,13 +22,13 @@ import run
 CASES = [
     # name, path, key presented, expected status
     ("baseline", "/bench/open-whoami/", None, 200),
-    ("whoami_cache", run.WHOAMI, "valid", 200),
+    ("whoami", run.WHOAMI, "valid", 200),
     ("reject_no_key", run.WHOAMI, None, 401),
     ("reject_bad_checksum", run.WHOAMI, "bad_checksum", 401),
     ("reject_unknown", run.WHOAMI, "unknown", 401),
     ("reject_revoked", run.WHOAMI, "revoked", 401),
 ]
-SIDES = ("this", "changed")
+SIDES = ("base", "changed")
 
 
 def paired(top: list[float], bottom: list[float]) -> str:
@@ -40,6 +41,12 @@ def main() -> int:
     run.enter_venv(Path(__file__))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("changed", type=Path, help="the changed copy of the template")
+    parser.add_argument(
+        "--base",
+        type=Path,
+        default=run.TEMPLATE_DIR,
+        help="the template to compare it with (default: this repository)",
+    )
     parser.add_argument("--rounds", type=int, default=20)
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -49,12 +56,12 @@ def main() -> int:
     servers: dict[str, tuple[run.Server, run.Project]] = {}
     cases: dict[tuple[str, str], run.Case] = {}
     try:
-        for side, template in zip(SIDES, (run.TEMPLATE_DIR, arguments.changed), strict=True):
+        for side, template in zip(SIDES, (arguments.base, arguments.changed), strict=True):
             folder = workdir / side
             folder.mkdir()
             project, _ = run.bake(template, folder)
             one_key_db, _ = run.prepare(project, folder, 10)
-            server = run.Server(side, one_key_db, run.VERIFICATION_CACHE_TTL)
+            server = run.Server(side, one_key_db)
             server.start(project, folder)
             server.wait_ready(folder)
             servers[side] = (server, project)
@@ -79,18 +86,18 @@ def main() -> int:
         return [result[figure] for result in cases[name, side].runs]
 
     print()
-    print("| case | req/s, this | req/s, changed | changed / this, req/s | this / changed, CPU |")
+    print("| case | req/s, base | req/s, changed | changed / base, req/s | base / changed, CPU |")
     print("|---|--:|--:|--:|--:|")
     for name, *_ in CASES:
-        this, changed = values(name, "this", "rps"), values(name, "changed", "rps")
-        cpu = paired(values(name, "this", "cpu_us"), values(name, "changed", "cpu_us"))
+        base, changed = values(name, "base", "rps"), values(name, "changed", "rps")
+        cpu = paired(values(name, "base", "cpu_us"), values(name, "changed", "cpu_us"))
         print(
-            f"| {name} | {statistics.median(this):.0f} | {statistics.median(changed):.0f} "
-            f"| {paired(changed, this)} | {cpu} |"
+            f"| {name} | {statistics.median(base):.0f} | {statistics.median(changed):.0f} "
+            f"| {paired(changed, base)} | {cpu} |"
         )
     print()
     for side in SIDES:
-        accepted = values("whoami_cache", side, "rps")
+        accepted = values("whoami", side, "rps")
         print(f"{side}: whoami over baseline {paired(accepted, values('baseline', side, 'rps'))}")
         for name, *_ in CASES[2:]:
             print(f"{side}: {name} over whoami {paired(values(name, side, 'rps'), accepted)}")

@@ -72,8 +72,18 @@ def check_api_keys_settings(app_configs: Any = None, **kwargs: Any) -> list[Erro
         if name not in DEFAULTS
     ]
     values = {**DEFAULTS, **configured}
+    legacy_header = getattr(settings, "API_KEY_CUSTOM_HEADER", None)
     if values["HEADER"] is None:
-        values["HEADER"] = getattr(settings, "API_KEY_CUSTOM_HEADER", None)
+        values["HEADER"] = legacy_header
+    elif legacy_header is not None and legacy_header != values["HEADER"]:
+        errors.append(
+            Error(
+                f"API_KEYS['HEADER'] is {values['HEADER']!r} but API_KEY_CUSTOM_HEADER is "
+                f"{legacy_header!r}.",
+                hint="Set one of them: API_KEY_CUSTOM_HEADER is the older name of the same option.",
+                id="api_keys.E004",
+            )
+        )
     for name, (is_good, expected) in RULES.items():
         if not is_good(values[name]):
             errors.append(

@@ -102,12 +102,13 @@ class BaseAPIKeyManager(models.Manager):
         With the stock rules (`get_usable_keys` and `get_queryset` not overridden) the row is
         read by a query compiled once, and judged here; otherwise through `get_usable_keys()`.
         """
-        if not self._has_stock_rules():
+        if not self.uses_stock_rules():
             return next(iter(self.get_usable_keys().filter(lookup_id=lookup_id)[:1]), None)
         api_key = _row_by_lookup_id(self.model, self.db, lookup_id)
         return api_key if api_key is not None and not api_key.revoked else None
 
-    def _has_stock_rules(self) -> bool:
+    def uses_stock_rules(self) -> bool:
+        """Whether `get_usable_keys` and `get_queryset` are not overridden (nor the QuerySet)."""
         manager = type(self)
         return (
             manager.get_usable_keys is BaseAPIKeyManager.get_usable_keys

@@ -17,7 +17,8 @@ DEFAULTS: dict[str, Any] = {
     # The keyword of the Authorization header: `Authorization: Api-Key <key>`.
     "KEYWORD": "Api-Key",
     # Read the key from this request.META name instead of Authorization, e.g. "HTTP_X_API_KEY".
-    # The older API_KEY_CUSTOM_HEADER setting is honoured when this one is not set.
+    # API_KEY_CUSTOM_HEADER (djangorestframework-api-key's name for it) is read when this is not
+    # set; the system check refuses two different values.
     "HEADER": None,
     # Characters of the lookup id (8 to 16) and of the secret (27 or more: 160 bits and up).
     "LOOKUP_ID_LENGTH": 12,

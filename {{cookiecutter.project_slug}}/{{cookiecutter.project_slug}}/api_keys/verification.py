@@ -1,6 +1,7 @@
 """The one place a presented key is checked: parsed, looked up with one query, compared in
-constant time, and judged (revoked, expired). Nothing is remembered between requests, so a key
-whose access is removed, in any way and by any process, is refused by the next request.
+constant time, and judged (revoked, expired). Nothing outlives a change to the database (see
+cache.py), so a key whose access is removed, in any way and by any process, is refused by the
+next request.
 
     verify_key(manager, key)             -> Verdict      (the manager's is_valid, get_from_key)
     verify_request(request, model, key) -> Verdict      (once per request; records the use)
@@ -16,6 +17,7 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
+from .cache import database_stamp, digest, recall, remember
 from .keys import UNUSABLE_HASH
 from .settings import api_keys_settings, parse_rate
 
@@ -48,10 +50,17 @@ def find_key(manager: "BaseAPIKeyManager", key: str) -> "tuple[bool, AbstractAPI
     """(well formed, the key of `manager.get_usable_keys()` that `key` belongs to or None),
     expired or not.
 
-    A malformed key or a wrong checksum costs no query; any other key costs one. An unknown
-    lookup id is hashed and compared like a wrong secret, so the two take the same path.
+    A malformed key or a wrong checksum costs no query; any other key costs one, unless SQLite
+    says the database has not changed since this thread last checked it (see cache.py). An
+    unknown lookup id is hashed and compared like a wrong secret, so the two take one path.
     """
     model = manager.model
+    stamp = name = None
+    if manager.uses_stock_rules() and (stamp := database_stamp(manager.db)) is not None:
+        name = digest(model, key)
+        known, remembered = recall(stamp, name)
+        if known:
+            return True, remembered
     generator = manager.key_generator
     parsed = generator.parse(key)
     if parsed is None:
@@ -59,12 +68,14 @@ def find_key(manager: "BaseAPIKeyManager", key: str) -> "tuple[bool, AbstractAPI
     api_key = manager.find_usable_key(parsed.lookup_id)
     hashed_key = api_key.hashed_key if api_key is not None else UNUSABLE_HASH
     if generator.is_slow_hash(hashed_key) and not _may_check_slow_hash(model, parsed.lookup_id):
-        return True, None
+        return True, None  # not a verdict on the key: nothing to remember
     if not generator.verify_secret(parsed.secret, hashed_key) or api_key is None:
-        return True, None
-    if generator.needs_rehash(hashed_key):
+        api_key = None
+    elif generator.needs_rehash(hashed_key):
         api_key.hashed_key = generator.hash(parsed.secret)
         model._base_manager.filter(pk=api_key.pk).update(hashed_key=api_key.hashed_key)
+    if stamp is not None and name is not None:
+        remember(stamp, name, api_key)
     return True, api_key
 
 
@@ -108,13 +119,14 @@ def verify_request(request: Any, model: "type[AbstractAPIKey]", key: str) -> Ver
 def verified_key(request: Any) -> "AbstractAPIKey | None":
     """The key this request was accepted with, by whichever class checked it (an
     authentication class of your own that sets `request.auth` to a key included), or None."""
+    django_request = _django_request(request)
+    api_key = getattr(django_request, _VERIFIED, None)
+    if api_key is not None:
+        return api_key
     from .models import AbstractAPIKey  # models.py imports this module
 
-    django_request = _django_request(request)
     auth = getattr(django_request, "auth", None)
-    if isinstance(auth, AbstractAPIKey):
-        return auth
-    return getattr(django_request, _VERIFIED, None)
+    return auth if isinstance(auth, AbstractAPIKey) else None
 
 
 # Imported keys hashed with a password hasher cost a full hasher run to check (a quarter of a

@@ -7,7 +7,7 @@ import importlib
 import logging
 
 from .production import *  # noqa: F403
-from .production import API_KEYS, INSTALLED_APPS, LOGGING, env
+from .production import API_KEYS, INSTALLED_APPS, LOGGING
 
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
@@ -16,16 +16,16 @@ ROOT_URLCONF = "config.bench_urls"
 # The package compared against, beside the project's own key app.
 INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework_api_key"]
 
-# 0 turns the verification cache off; run.py starts one server with each value.
-API_KEYS = {
-    **API_KEYS,
-    "VERIFICATION_CACHE_TTL": env.float("BENCH_VERIFICATION_CACHE_TTL", default=60),
-}
-# No request may be throttled: set the key app's rate to "no limit" where the entry exists
-# (its system check refuses entries it does not know).
+# No request may be throttled (refused keys are sent by the thousand from 127.0.0.1): set the
+# key app's rates to "no limit" where the entries exist (its system check refuses entries it
+# does not know). Every other entry keeps the project's value, so a template with other options
+# (an older one, for compare.py) runs as it ships.
 _key_app = next(app for app in INSTALLED_APPS if app.endswith(".api_keys"))
-if "THROTTLE_RATE" in importlib.import_module(f"{_key_app}.settings").DEFAULTS:
-    API_KEYS["THROTTLE_RATE"] = None
+API_KEYS = {**API_KEYS}
+_defaults = importlib.import_module(f"{_key_app}.settings").DEFAULTS
+for _rate in ("THROTTLE_RATE", "REFUSAL_RATE"):
+    if _rate in _defaults:
+        API_KEYS[_rate] = None
 
 
 def _at_least_warning(options: dict) -> dict:

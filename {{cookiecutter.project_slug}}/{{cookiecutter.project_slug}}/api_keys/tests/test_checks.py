@@ -47,3 +47,13 @@ def test_bad_legacy_header_setting_is_reported():
 @override_settings(API_KEYS={"THROTTLE_RATE": None, "LAST_USED_INTERVAL": 0})
 def test_features_can_be_turned_off():
     assert error_ids() == []
+
+
+@override_settings(API_KEYS={"HEADER": "HTTP_X_API_KEY"}, API_KEY_CUSTOM_HEADER="HTTP_X_KEY")
+def test_two_different_headers_are_reported():
+    assert error_ids() == ["api_keys.E004"]
+
+
+@override_settings(API_KEYS={"HEADER": "HTTP_X_API_KEY"}, API_KEY_CUSTOM_HEADER="HTTP_X_API_KEY")
+def test_the_same_header_under_both_names_is_fine():
+    assert error_ids() == []
