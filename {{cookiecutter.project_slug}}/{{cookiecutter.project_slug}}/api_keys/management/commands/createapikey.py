@@ -1,6 +1,6 @@
 import argparse
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         **options: Any,
     ) -> None:
         name = name.strip()
-        max_length = APIKey._meta.get_field("name").max_length
+        max_length = cast(int, APIKey._meta.get_field("name").max_length)
         if not name or len(name) > max_length:
             raise CommandError(f"--name must be 1 to {max_length} characters long.")
         try:
@@ -46,7 +46,8 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(f"--scope: {error}") from None
         api_key, key = APIKey.objects.create_key(name=name, expiry_date=expires, scopes=scopes)
-        expiry = f"expires {api_key.expiry_date.isoformat()}" if expires else "does not expire"
+        ends = api_key.expiry_date
+        expiry = f"expires {ends.isoformat()}" if ends else "does not expire"
         self.stderr.write(
             f'Created API key "{api_key.name}" (lookup id {api_key.lookup_id}, '
             f"scopes: {' '.join(scopes) or 'none'}, {expiry}). "

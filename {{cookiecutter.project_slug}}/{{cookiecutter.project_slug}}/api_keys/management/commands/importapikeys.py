@@ -15,7 +15,7 @@ DEFAULT_TABLE = "rest_framework_api_key_apikey"
 COLUMNS = ("prefix", "name", "created", "revoked", "expiry_date", "hashed_key")
 
 
-def as_datetime(value: Any) -> datetime | None:
+def as_datetime(value: datetime | str | None) -> datetime | None:
     """A timestamp read by a raw query, made aware the way Django stored it (UTC)."""
     if value is None:
         return None
