@@ -18,6 +18,7 @@ for what the schema cannot see; its migrate command runs in the image above.
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -366,6 +367,10 @@ def test_compose_file_wires_the_chosen_engines(baked: BakedProject) -> None:
     assert environment == services["migrate"]["environment"]
     for secret in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS"):
         assert environment[secret].startswith(f"${{{secret}:?"), environment[secret]
+    # Every setting production reads from the environment can be passed on.
+    settings = "".join(path.read_text() for path in (baked.path / "config/settings").glob("*.py"))
+    read = set(re.findall(r'env(?:\.\w+)?\("(DJANGO_\w+)"', settings))
+    assert read and read <= set(environment), read - set(environment)
     assert ("DATABASE_URL" in environment) == (baked.bake.database == "postgresql")
     assert ("REDIS_URL" in environment) == (baked.bake.cache == "redis")
     if baked.bake.database == "postgresql":

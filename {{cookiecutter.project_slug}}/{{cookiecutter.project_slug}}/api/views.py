@@ -19,7 +19,7 @@ from .exceptions import error_body
 
 
 def _help_text(field_name: str) -> str:
-    return str(cast(Field[Any, Any], APIKey._meta.get_field(field_name)).help_text)
+    return str(cast("Field[Any, Any]", APIKey._meta.get_field(field_name)).help_text)
 
 
 # Fields declared rather than derived from the model: a ModelSerializer rebuilds its fields
