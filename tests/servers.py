@@ -5,6 +5,8 @@
         status, headers, body = server.get("/api/v1/whoami/", key=key)
         with server.commands() as commands:  # one Django process for many commands
             commands.run("revokeapikey", key.split("_")[1])
+        with server.python() as python:  # one Django process for many snippets
+            python.run("from django.db import connection; print(connection.vendor)")
 
 `served_project` makes a fresh database (a temporary SQLite file, or a new PostgreSQL database
 that is dropped afterwards) and runs `gunicorn_server` on it. `gunicorn_server` works on a
@@ -180,6 +182,18 @@ class Server:
         finally:
             runner.close()
 
+    @contextlib.contextmanager
+    def python(self, setup: str = "") -> Iterator["PythonRunner"]:
+        """One Django process beside the server that runs Python snippets on demand; `setup`
+        runs first (imports, say)."""
+        runner = PythonRunner(self.path, self.environment)
+        try:
+            if setup:
+                runner.run(setup)
+            yield runner
+        finally:
+            runner.close()
+
 
 # Reads one JSON list of command arguments per line; answers one JSON object per line.
 COMMAND_LOOP = """
@@ -200,14 +214,37 @@ for line in sys.stdin:
 """
 
 
-class CommandRunner:
-    """Runs management commands in one long-lived process, as an operator's shell would run
-    them one by one, without paying Django's start-up for each. Not thread-safe."""
+# Reads one JSON string of Python code per line and runs it in one namespace that lasts, with
+# its output captured; answers one JSON object per line.
+PYTHON_LOOP = """
+import contextlib, io, json, sys, traceback
+import django
+django.setup()
+namespace = {"__name__": "snippets"}
+print(json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(json.loads(line), namespace)
+        ok, error = True, ""
+    except BaseException:
+        ok, error = False, traceback.format_exc()
+    print(json.dumps({"ok": ok, "stdout": out.getvalue(), "stderr": error}), flush=True)
+"""
+
+
+class LoopProcess:
+    """A long-lived Django process that answers one JSON line per JSON line sent: management
+    commands (CommandRunner) or Python snippets (PythonRunner), without paying Django's
+    start-up for each. Not thread-safe."""
+
+    loop: str
 
     def __init__(self, path: Path, environment: dict[str, str], timeout: float = 60) -> None:
         self.timeout = timeout
         self.process = subprocess.Popen(
-            [sys.executable, "-c", COMMAND_LOOP],
+            [sys.executable, "-c", self.loop],
             cwd=path,
             env=environment,
             stdin=subprocess.PIPE,
@@ -216,22 +253,22 @@ class CommandRunner:
         )
         self._read_answer()
 
-    def run(self, *args: str) -> str:
-        """The command's standard output; fails the test if it raised."""
+    def _ask(self, request: Any, what: str) -> dict[str, Any]:
+        """Send one request; fail the test unless it ran without an exception."""
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(args) + "\n")
+        self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         answer = self._read_answer()
         if not answer["ok"]:
-            pytest.fail(f"manage.py {' '.join(args)} failed: {answer['stderr']}", pytrace=False)
-        return answer["stdout"]
+            pytest.fail(f"{what} failed: {answer['stderr']}", pytrace=False)
+        return answer
 
     def _read_answer(self) -> dict[str, Any]:
         assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], self.timeout)
         line = self.process.stdout.readline() if ready else ""
         if not line:
-            pytest.fail(f"The command process gave no answer within {self.timeout} s.")
+            pytest.fail(f"The Django process gave no answer within {self.timeout} s.")
         return json.loads(line)
 
     def close(self) -> None:
@@ -242,6 +279,26 @@ class CommandRunner:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+class CommandRunner(LoopProcess):
+    """Runs management commands one by one, as an operator's shell would."""
+
+    loop = COMMAND_LOOP
+
+    def run(self, *args: str) -> str:
+        """The command's standard output; fails the test if it raised."""
+        return self._ask(args, f"manage.py {' '.join(args)}")["stdout"]
+
+
+class PythonRunner(LoopProcess):
+    """Runs Python snippets one by one in one namespace, as a Django shell would."""
+
+    loop = PYTHON_LOOP
+
+    def run(self, code: str) -> str:
+        """What the snippet printed; fails the test if it raised."""
+        return self._ask(code, f"The snippet\n{code}\n")["stdout"]
 
 
 def manage(path: Path, environment: dict[str, str], *args: str) -> str:
@@ -285,14 +342,17 @@ def gunicorn_server(
     workers: int = 2,
     threads: int = 4,
     collect_static: bool = False,
-    **variables: str,
+    migrate: bool = True,
+    **variables: str | None,
 ) -> Iterator[Server]:
     """Serve a copy of `project` with gunicorn and production settings on 127.0.0.1.
 
     `settings`: Python code appended to a module that imports production settings (see
     `api_keys_overrides`), for tests that change a setting. `collect_static`: run collectstatic
     into the copy's STATIC_ROOT first (the admin's pages need it; the API does not).
-    `variables`: more environment variables for every process.
+    `migrate=False`: the database is migrated already. `variables`: more environment variables
+    for every process, or changes to the ones set here; None leaves a variable unset (e.g.
+    DJANGO_SECURE_PROXY_SSL_HEADER=None: no trusted proxy).
     """
     path = copy_project(project, work_dir)
     settings_module = SETTINGS_MODULE
@@ -300,15 +360,19 @@ def gunicorn_server(
         settings_module = OVERRIDES_MODULE
         (path / "config" / "settings" / "served.py").write_text(OVERRIDES_HEADER + settings)
     port = free_port()
-    environment = project.environment(
-        DJANGO_SETTINGS_MODULE=settings_module,
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        DJANGO_SECURE_PROXY_SSL_HEADER="true",
-        DATABASE_URL=database_url,
+    chosen = {
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_PROXY_SSL_HEADER": "true",
+        "DATABASE_URL": database_url,
         **variables,
+    }
+    environment = project.environment(
+        **{name: value for name, value in chosen.items() if value is not None}
     )
-    manage(path, environment, "migrate", "--noinput")
+    if migrate:
+        manage(path, environment, "migrate", "--noinput")
     if collect_static:
         manage(path, environment, "collectstatic", "--noinput")
     else:  # an empty STATIC_ROOT, so that WhiteNoise does not warn about a missing one

@@ -24,6 +24,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,8 +33,21 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.baking import BakedProject, assert_succeeded, record_figures, unavailable
-from tests.servers import PROXY_HEADERS, child_pids, free_port, get, wait_until_serving
+from tests.baking import (
+    BakedProject,
+    assert_succeeded,
+    clean_environment,
+    record_figures,
+    unavailable,
+)
+from tests.servers import (
+    PROXY_HEADERS,
+    child_pids,
+    copy_project,
+    free_port,
+    get,
+    wait_until_serving,
+)
 
 TOOLS = ("podman", "buildah", "mmdebstrap")
 STORAGE = "--storage-driver=vfs"
@@ -405,3 +419,42 @@ def test_compose_file_wires_the_chosen_engines(baked: BakedProject) -> None:
     assert ("ENV DATABASE_URL=sqlite:////data/db.sqlite3" in dockerfile) == (
         baked.bake.database == "sqlite"
     )
+
+
+def dockerfile_run(project: BakedProject, word: str) -> str:
+    """The shell command of the Dockerfile's RUN instruction that mentions `word`."""
+    instruction, instructions = [], []
+    for line in (project.path / "Dockerfile").read_text().splitlines():
+        if line.startswith("#"):
+            continue
+        instruction.append(line.removesuffix("\\"))
+        if not line.endswith("\\"):
+            instructions.append(" ".join(instruction))
+            instruction = []
+    runs = [text.removeprefix("RUN ") for text in instructions if text.startswith("RUN ")]
+    return next(run for run in runs if word in run)
+
+
+def test_dockerfile_collects_static_files_with_every_option(
+    baked: BakedProject, tmp_path: Path
+) -> None:
+    """The build's collectstatic step, as the Dockerfile writes it, on each bake (the image test
+    builds the default bake only): production settings load with its stand-in variables."""
+    project = copy_project(baked, tmp_path)
+    environment = {
+        **clean_environment(),
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",  # the image's ENV
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    result = subprocess.run(
+        ["bash", "-c", dockerfile_run(baked, "collectstatic")],
+        cwd=project,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+    assert (project / "staticfiles" / "staticfiles.json").is_file()

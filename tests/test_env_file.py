@@ -1,12 +1,18 @@
-"""The hook's .env: a strong secret per project, readable by its owner only, never committed."""
+"""The hook's .env: a strong secret per project, readable by its owner only, never committed;
+and every variable a developer sets in it reaches the development settings."""
 
+import json
+import secrets
 import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.baking import BAKES, BakedProject, Bakery
+from tests.baking import BAKES, BakedProject, Bakery, clean_environment
+from tests.servers import copy_project
 
 
 def env_values(path: Path) -> dict[str, str]:
@@ -44,3 +50,104 @@ def test_baking_again_over_a_project_keeps_its_env_file(
     assert env_file.read_bytes() == before
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     assert f"Kept the existing {env_file}." in capfd.readouterr().out
+
+
+# What a developer writes in .env, read back from the settings `python manage.py` uses.
+SHOW_SETTINGS = """
+import json
+from django.conf import settings
+database = settings.DATABASES["default"]
+print(json.dumps({
+    "database": [database["ENGINE"], database["NAME"], database["HOST"], database["PORT"]],
+    "conn_max_age": database["CONN_MAX_AGE"],
+    "cache": settings.CACHES["default"].get("LOCATION"),
+    "log_level": settings.LOGGING["root"]["level"],
+    "api_docs": settings.API_DOCS,
+    "allowed_hosts": settings.ALLOWED_HOSTS,
+}))
+"""
+
+
+def settings_seen(project: Path, settings_module: str | None = None, **variables: str) -> dict:
+    """The SHOW_SETTINGS values of `manage.py shell`, in an environment without the project's
+    variables (none of DJANGO_*, DATABASE_URL, REDIS_URL), plus `variables`."""
+    environment = {**clean_environment(), **variables}
+    if settings_module:
+        environment["DJANGO_SETTINGS_MODULE"] = settings_module
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SHOW_SETTINGS],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def project_with_env_file(baked: BakedProject, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A copy of the bake whose .env sets every variable to a value no default has."""
+    project = copy_project(baked, tmp_path)
+    values = {
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "dev.example.test,127.0.0.1",
+        "DJANGO_CONN_MAX_AGE": "7",
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "DJANGO_API_DOCS": "false",
+    }
+    if baked.bake.database == "postgresql":
+        values["DATABASE_URL"] = "postgres://dev:secret@db.example.test:6543/dev_db"
+    else:
+        values["DATABASE_URL"] = f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}"
+    if baked.bake.cache == "redis":
+        values["REDIS_URL"] = "redis://cache.example.test:6380/9"
+    lines = [f"{name}={value}" for name, value in values.items()]
+    (project / ".env").write_text("\n".join(lines) + "\n")
+    return project, values
+
+
+def test_local_settings_take_every_variable_from_the_env_file(
+    project_with_env_file: tuple[Path, dict[str, str]],
+) -> None:
+    project, values = project_with_env_file
+    seen = settings_seen(project)  # manage.py's default: config.settings.local
+
+    if values["DATABASE_URL"].startswith("postgres"):
+        expected_database = ["django.db.backends.postgresql", "dev_db", "db.example.test", 6543]
+    else:
+        path = values["DATABASE_URL"].removeprefix("sqlite:///")
+        expected_database = ["django.db.backends.sqlite3", path, "", ""]
+    assert seen["database"] == expected_database
+    assert seen["conn_max_age"] == 7
+    assert seen["log_level"] == "WARNING"
+    assert seen["api_docs"] is False
+    assert seen["allowed_hosts"] == ["dev.example.test", "127.0.0.1"]
+    if "REDIS_URL" in values:
+        assert seen["cache"] == values["REDIS_URL"]
+
+
+def test_real_environment_variables_win_over_the_env_file(
+    project_with_env_file: tuple[Path, dict[str, str]],
+) -> None:
+    project, _ = project_with_env_file
+    seen = settings_seen(project, DJANGO_LOG_LEVEL="ERROR", DJANGO_CONN_MAX_AGE="0")
+    assert (seen["log_level"], seen["conn_max_age"]) == ("ERROR", 0)
+
+
+def test_test_settings_never_read_the_env_file(
+    project_with_env_file: tuple[Path, dict[str, str]],
+) -> None:
+    project, values = project_with_env_file
+    seen = settings_seen(project, "config.settings.test")
+    if values["DATABASE_URL"].startswith("postgres"):
+        assert seen["database"][1:] == [project.name, "127.0.0.1", 5432]  # base.py's default
+    else:
+        assert seen["database"][1] == str(project / "db.sqlite3")
+    assert seen["conn_max_age"] == 60
+    assert seen["log_level"] == "INFO"
+    assert seen["allowed_hosts"] == ["testserver", "localhost", "127.0.0.1"]
+    if "REDIS_URL" in values:
+        assert seen["cache"] != values["REDIS_URL"]

@@ -2,7 +2,6 @@
 
 import json
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from fnmatch import fnmatch
@@ -10,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.baking import TEMPLATE_DIR, BakedProject, assert_succeeded, format_output
+from tests.baking import (
+    TEMPLATE_DIR,
+    BakedProject,
+    assert_deploy_check_is_clean,
+    assert_succeeded,
+    format_output,
+)
 
 TEMPLATE_TAG = re.compile(r"\{\{|\{%|\{#")
 # GitHub Actions expressions, ${{ ... }}, belong in the generated workflow.
@@ -60,18 +65,7 @@ def test_ruff_is_clean(baked: BakedProject, command: tuple[str, ...]) -> None:
 
 
 def test_production_settings_pass_check_deploy(baked: BakedProject) -> None:
-    result = baked.run_python(
-        "manage.py",
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        DJANGO_SETTINGS_MODULE="config.settings.production",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(45),  # 60 characters
-        DJANGO_ALLOWED_HOSTS="api.example.com",
-    )
-    assert_succeeded(result)
-    assert "System check identified no issues (0 silenced)." in result.stdout, format_output(result)
+    assert_deploy_check_is_clean(baked)
 
 
 # The test settings add the suite's example apps, whose migrations must be current too.

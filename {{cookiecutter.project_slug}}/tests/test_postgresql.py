@@ -8,6 +8,11 @@ from django.conf import settings
 from django.db import IntegrityError, connection
 
 from {{ cookiecutter.project_slug }}.api_keys.models import APIKey
+from {{ cookiecutter.project_slug }}.api_keys.tests.manage_py import (
+    assert_one_sentence,
+    closed_port,
+    manage_py,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -62,3 +67,24 @@ def test_two_concurrent_rotations_make_one_successor():
         "rotated",
     ]
     assert APIKey.objects.filter(rotated_from=api_key).count() == 1
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["createapikey", "--name", "billing"],
+        ["listapikeys"],
+        ["revokeapikey", "abcdefghijkl"],
+        ["rotateapikey", "abcdefghijkl"],
+        ["importapikeys"],
+    ],
+    ids=lambda arguments: arguments[0],
+)
+def test_a_command_with_the_server_unreachable_says_so_in_one_sentence(arguments):
+    url = f"postgres://postgres@127.0.0.1:{closed_port()}/{{ cookiecutter.project_slug }}"
+    result = manage_py(*arguments, DATABASE_URL=url)
+    assert_one_sentence(
+        result,
+        "CommandError: The database cannot be reached (connection failed: ",
+        "Connection refused); nothing was changed.",
+    )

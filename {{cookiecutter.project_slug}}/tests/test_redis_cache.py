@@ -1,5 +1,6 @@
 """The Redis cache: one store shared by every process, which throttling relies on."""
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,12 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
 from {{ cookiecutter.project_slug }}.api_keys import verification
+from {{ cookiecutter.project_slug }}.api_keys.models import APIKey
+from {{ cookiecutter.project_slug }}.api_keys.tests.manage_py import (
+    closed_port,
+    manage_py,
+    migrate_sqlite,
+)
 from {{ cookiecutter.project_slug }}.api_keys.throttling import APIKeyRateThrottle
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -94,3 +101,27 @@ print([APIKeyRateThrottle().allow_request(request, None) for _ in range(2)])
     # Two requests there and one here use up the key's three; alone, this process has made one.
     assert keyed_client.get("/api/v1/whoami/").status_code == 200
     assert keyed_client.get("/api/v1/whoami/").status_code == 429
+
+
+def test_key_commands_complete_with_redis_unreachable(tmp_path):
+    """Key changes are database writes only: a Redis outage cannot leave a key half made."""
+    database_url = migrate_sqlite(tmp_path / "db.sqlite3")
+    down = {"DATABASE_URL": database_url, "REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0"}
+    created = manage_py("createapikey", "--name", "billing", **down)
+    assert created.returncode == 0, created.stderr
+    assert 'Created API key "billing"' in created.stderr
+    key = created.stdout.strip()
+    checked = manage_py(
+        "shell",
+        "--verbosity=0",
+        "-c",
+        f"from {APIKey.__module__} import APIKey\nprint(APIKey.objects.is_valid({key!r}))",
+        **down,
+    )
+    assert checked.stdout.strip() == "True", checked.stderr
+    lookup_id = key.split("_")[1]
+    revoked = manage_py("revokeapikey", lookup_id, **down)
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stdout.strip() == f'Revoked API key "billing" ({lookup_id}).'
+    listed = manage_py("listapikeys", "--json", **down)
+    assert [row["status"] for row in json.loads(listed.stdout)] == ["revoked"]

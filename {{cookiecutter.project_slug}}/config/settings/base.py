@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -28,6 +29,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so the duration it logs covers every other middleware.
     "{{ cookiecutter.project_slug }}.api_keys.middleware.UsageLogMiddleware",
+    # Before SecurityMiddleware, whose HTTPS redirect it replaces with a refusal on API paths.
+    "{{ cookiecutter.project_slug }}.api.middleware.HTTPSOnlyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "{{ cookiecutter.project_slug }}.api.middleware.NoStoreMiddleware",
@@ -38,6 +41,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Paths (regexes, as SECURE_REDIRECT_EXEMPT) where plain HTTP gets 403 https_required; none here,
+# production.py lists the API's.
+HTTPS_ONLY_PATHS: list[str] = []
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -57,13 +64,20 @@ TEMPLATES = [
     },
 ]
 
-# DATABASE_URL, e.g. postgres://user:password@host:5432/name or sqlite:////abs/path/db.sqlite3
+# DATABASE_URL, e.g. postgres://user:password@host:5432/name or sqlite:////abs/path/db.sqlite3;
+# unset or empty means the default below.
 {%- if cookiecutter.database == "postgresql" %}
-DEFAULT_DATABASE_URL = "postgres://127.0.0.1:5432/{{ cookiecutter.project_slug }}"
-DATABASES = {"default": env.db("DATABASE_URL", default=DEFAULT_DATABASE_URL)}
+default_database_url = "postgres://127.0.0.1:5432/{{ cookiecutter.project_slug }}"
 {%- else %}
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+default_database_url = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 {%- endif %}
+database_url = env("DATABASE_URL", default="").strip() or default_database_url
+if "://" not in database_url:  # never shown: it may hold a password
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not a URL such as postgres://user:password@host:5432/name "
+        "or sqlite:////absolute/path/db.sqlite3"
+    )
+DATABASES = {"default": env.db_url_config(database_url)}
 # Keep connections open between requests, and check them before reuse.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -78,7 +92,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": env("REDIS_URL", default="redis://127.0.0.1:6379/0"),
+        "LOCATION": env("REDIS_URL", default="").strip() or "redis://127.0.0.1:6379/0",
         "KEY_PREFIX": "{{ cookiecutter.project_slug }}",
     }
 }
@@ -152,7 +166,7 @@ SPECTACULAR_SETTINGS = {
 }
 API_DOCS = env.bool("DJANGO_API_DOCS", default=False)
 
-# The key app's options; defaults and their meaning: {{ cookiecutter.project_slug }}/api_keys/settings.py
+# The key app's options; their defaults and meaning: settings.py in the api_keys app.
 API_KEYS = {
     "BRAND": "{{ cookiecutter.__key_brand }}",
 }

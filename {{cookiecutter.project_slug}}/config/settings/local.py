@@ -1,13 +1,18 @@
-"""Development settings: DEBUG on, secrets read from the .env file beside manage.py."""
+"""Development settings: DEBUG on, and every variable may come from .env beside manage.py."""
 
-from .base import *  # noqa: F403
-from .base import BASE_DIR, env
+from pathlib import Path
 
-# Real environment variables win over the file.
-env.read_env(BASE_DIR / ".env")
+import environ
+
+# Before base.py, so that every variable it reads (DATABASE_URL, REDIS_URL, DJANGO_LOG_LEVEL...)
+# can come from .env too. Real environment variables win over the file.
+environ.Env.read_env(Path(__file__).resolve().parent.parent.parent / ".env")
+
+from .base import *  # noqa: E402, F403
+from .base import env  # noqa: E402
 
 DEBUG = True
-API_DOCS = True
+API_DOCS = env.bool("DJANGO_API_DOCS", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 # Serve static files from the apps' folders, without collectstatic.

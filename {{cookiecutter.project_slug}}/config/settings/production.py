@@ -6,20 +6,54 @@ from django.core.exceptions import ImproperlyConfigured
 from .base import *  # noqa: F403
 from .base import MIDDLEWARE, env
 
-# Required: the app refuses to start without them (ImproperlyConfigured names the missing one).
+# Required: the app refuses to start while one is unset or empty (ImproperlyConfigured names it).
+# base.py's defaults for DATABASE_URL and REDIS_URL, servers on this machine, are for development.
+required_variables = [
+    "DJANGO_SECRET_KEY",
+    "DJANGO_ALLOWED_HOSTS",
+{%- if cookiecutter.database == "postgresql" %}
+    "DATABASE_URL",
+{%- endif %}
+{%- if cookiecutter.cache == "redis" %}
+    "REDIS_URL",
+{%- endif %}
+]
+for name in required_variables:
+    if not env.str(name, default="").strip():
+        raise ImproperlyConfigured(f"Set the {name} environment variable")
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
-if not ALLOWED_HOSTS:
-    raise ImproperlyConfigured("Set the DJANGO_ALLOWED_HOSTS environment variable")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
-# HTTPS everywhere: redirect plain HTTP, and tell browsers to use HTTPS for a year.
+# HTTPS everywhere. Plain HTTP to the API gets 403 https_required (api/middleware.py), never a
+# redirect: a client that sent its key in clear must fail, and learn it. Other pages (the admin,
+# Swagger UI) are redirected. /healthz/ answers plain HTTP: load balancers probe it so, and it
+# holds no data. DJANGO_SECURE_SSL_REDIRECT=false turns both off, for a proxy that does it.
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]  # load balancers probe over plain HTTP
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+HTTPS_ONLY_PATHS = [r"^api/(?!docs/)"] if SECURE_SSL_REDIRECT else []
+
+# HSTS: browsers use only HTTPS for this host for a year. includeSubDomains (every subdomain)
+# and preload (browsers' built-in lists, for the whole domain) are commitments that take months
+# to undo, so they wait for the environment to opt in.
 SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
-SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = True
-# Trust X-Forwarded-Proto only behind a proxy that sets it (and strips it from clients).
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+if SECURE_HSTS_PRELOAD and not SECURE_HSTS_INCLUDE_SUBDOMAINS:
+    raise ImproperlyConfigured(
+        "DJANGO_SECURE_HSTS_PRELOAD=true needs DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS=true: "
+        "the preload lists take only domains whose subdomains are covered too"
+    )
+# check --deploy warns while either is off (security.W005, security.W021). Off is the choice made
+# above, so each warning is silenced exactly while its setting is off; opting in brings it back.
+SILENCED_SYSTEM_CHECKS: list[str] = []
+if not SECURE_HSTS_INCLUDE_SUBDOMAINS:
+    SILENCED_SYSTEM_CHECKS.append("security.W005")
+if not SECURE_HSTS_PRELOAD:
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
+
+# Trust X-Forwarded-Proto only behind a proxy that sets it (and drops it from clients);
+# gunicorn.conf.py follows the same variable.
 if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

@@ -12,6 +12,7 @@ from .production import API_KEYS, INSTALLED_APPS, LOGGING
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 SECURE_SSL_REDIRECT = False  # wrk speaks plain HTTP to 127.0.0.1
+HTTPS_ONLY_PATHS: list[str] = []  # nor does the API refuse it
 ROOT_URLCONF = "config.bench_urls"
 # The package compared against, beside the project's own key app.
 INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework_api_key"]

@@ -23,18 +23,19 @@ def sha512_hash(key):
     return "sha512$$" + hashlib.sha512(key.encode()).hexdigest()
 
 
-def create_legacy_table(table=LEGACY_TABLE):
-    """The table djangorestframework-api-key's migrations leave, column for column."""
+def create_legacy_table(table=LEGACY_TABLE, *, name_length=50, timestamp=None):
+    """The table djangorestframework-api-key's migrations leave, column for column; another
+    table may have a longer name column, or timestamps of another type."""
     quote = connection.ops.quote_name
 
     def varchar(max_length):
         return models.CharField(max_length=max_length).db_type(connection)
 
-    timestamp = models.DateTimeField().db_type(connection)
+    timestamp = timestamp or models.DateTimeField().db_type(connection)
     columns = [
         f"{quote('id')} {varchar(150)} NOT NULL PRIMARY KEY",
         f"{quote('created')} {timestamp} NOT NULL",
-        f"{quote('name')} {varchar(50)} NOT NULL",
+        f"{quote('name')} {varchar(name_length)} NOT NULL",
         f"{quote('revoked')} {models.BooleanField().db_type(connection)} NOT NULL",
         f"{quote('expiry_date')} {timestamp} NULL",
         f"{quote('hashed_key')} {varchar(150)} NOT NULL",
@@ -52,7 +53,10 @@ def insert_legacy_key(
     key = f"{prefix}.{secret}"
     hashed_key = hash_key(key)
     created = created or timezone.now() - timedelta(days=400)
-    to_db = connection.ops.adapt_datetimefield_value
+
+    def to_db(value):  # a string is written as it is
+        return value if isinstance(value, str) else connection.ops.adapt_datetimefield_value(value)
+
     quote = connection.ops.quote_name
     columns = ", ".join(
         quote(column)
@@ -184,4 +188,41 @@ def test_a_table_of_another_shape_is_refused_by_column():
         cursor.execute("CREATE TABLE legacy_keys (id integer PRIMARY KEY, name varchar(50))")
     with pytest.raises(CommandError, match="lacks the column"):
         run("--table", "legacy_keys")
+    assert not APIKey.objects.exists()
+
+
+def test_a_value_too_long_for_a_column_stops_the_import_with_the_row_number():
+    table = "partners_partnerapikey"
+    create_legacy_table(table, name_length=200)
+    long_ago = timezone.now() - timedelta(days=900)
+    insert_legacy_key("first", created=long_ago, table=table)
+    prefix, _ = insert_legacy_key("x" * 150, created=long_ago + timedelta(days=1), table=table)
+    insert_legacy_key("third", table=table)
+    expected = (
+        f"Row 2 of {table} (prefix {prefix!r}) cannot be imported: name: Ensure this value has "
+        "at most 100 characters (it has 150). Nothing was imported."
+    )
+    for dry_run in ([], ["--dry-run"]):
+        with pytest.raises(CommandError) as raised:
+            run("--table", table, *dry_run)
+        assert str(raised.value) == expected
+    assert not APIKey.objects.exists()
+
+
+@pytest.mark.parametrize("column", ["created", "expiry_date"])
+def test_a_date_that_cannot_be_read_stops_the_import_with_the_row_number(column):
+    table = "partners_partnerapikey"
+    create_legacy_table(table, timestamp=models.CharField(max_length=40).db_type(connection))
+    insert_legacy_key("fine", created="2020-01-01 10:00:00", table=table)
+    dates = {"created": "2024-01-01 10:00:00", "expiry_date": None}
+    dates[column] = "2024-02-30 10:00:00"
+    prefix, _ = insert_legacy_key(
+        "bad date", created=dates["created"], expiry_date=dates["expiry_date"], table=table
+    )
+    with pytest.raises(CommandError) as raised:
+        run("--table", table)
+    assert str(raised.value) == (
+        f"Row 2 of {table} (prefix {prefix!r}) cannot be imported: '2024-02-30 10:00:00' is not "
+        "a date and time. Nothing was imported."
+    )
     assert not APIKey.objects.exists()

@@ -3,12 +3,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ...models import APIKey
+from ..base import DatabaseCommand, first_line
 
 DEFAULT_TABLE = "rest_framework_api_key_apikey"
 # The columns read from djangorestframework-api-key's table (its `id` is not needed).
@@ -20,15 +22,19 @@ def as_datetime(value: datetime | str | None) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
-        text, value = value, parse_datetime(value)
+        text = value
+        try:
+            value = parse_datetime(text)
+        except ValueError:  # shaped like a date and time, but none (2024-02-30)
+            value = None
         if value is None:
-            raise CommandError(f"Cannot read {text!r} in the table as a date and time.")
+            raise ValueError(f"{text!r} is not a date and time")
     if settings.USE_TZ and timezone.is_naive(value):
         value = timezone.make_aware(value, UTC)
     return value
 
 
-class Command(BaseCommand):
+class Command(DatabaseCommand):
     help = (
         "Copy the API keys of djangorestframework-api-key from its table in this database, so "
         "that their clients keep using them. Keys whose lookup id exists here are skipped, so "
@@ -49,17 +55,35 @@ class Command(BaseCommand):
     def handle(self, *args: Any, table: str, dry_run: bool, **options: Any) -> None:
         rows = self.read_rows(table)
         existing = set(APIKey.objects.values_list("lookup_id", flat=True))
-        new_rows = [row for row in rows if row["prefix"] not in existing]
+        new_rows = [
+            (number, row)
+            for number, row in enumerate(rows, start=1)
+            if row["prefix"] not in existing
+        ]
         skipped = len(rows) - len(new_rows)
+        # All or nothing: a row that cannot be imported undoes the others. A dry run does the
+        # same work, then undoes it, so that it finds the same bad rows.
+        with transaction.atomic():
+            for number, row in new_rows:
+                try:
+                    self.import_row(row)
+                except (ValidationError, ValueError, DatabaseError) as error:
+                    reason = (
+                        " ".join(error.messages)
+                        if isinstance(error, ValidationError)
+                        else first_line(error)
+                    )
+                    raise CommandError(
+                        f"Row {number} of {table} (prefix {row['prefix']!r}) cannot be "
+                        f"imported: {reason.rstrip('.')}. Nothing was imported."
+                    ) from None
+            transaction.set_rollback(dry_run)
         if dry_run:
             self.stdout.write(
                 f"Dry run: would import {len(new_rows)} API key(s) from {table} and skip "
                 f"{skipped} whose lookup id exists already. Nothing was written."
             )
             return
-        with transaction.atomic():
-            for row in new_rows:
-                self.import_row(row)
         self.stdout.write(
             f"Imported {len(new_rows)} API key(s) from {table}; skipped {skipped} whose lookup "
             "id exists already."
@@ -88,7 +112,11 @@ class Command(BaseCommand):
             return [dict(zip(COLUMNS, row, strict=True)) for row in cursor.fetchall()]
 
     def import_row(self, row: dict[str, Any]) -> None:
-        """Save one row as an APIKey; extend it to fill the fields a custom key model adds."""
+        """Save one row as an APIKey; extend it to fill the fields a custom key model adds.
+
+        A value the key's columns cannot hold raises ValidationError (SQLite would store a
+        name too long for its column, which PostgreSQL refuses), and a bad date ValueError.
+        """
         # The hash is kept as it is: keys.py verifies it, and replaces a slow one on first use.
         api_key = APIKey(
             lookup_id=row["prefix"],
@@ -97,6 +125,11 @@ class Command(BaseCommand):
             revoked=bool(row["revoked"]),
             expiry_date=as_datetime(row["expiry_date"]),
         )
+        for name in ("lookup_id", "name", "hashed_key"):
+            try:
+                APIKey._meta.get_field(name).run_validators(getattr(api_key, name))
+            except ValidationError as error:
+                raise ValidationError(f"{name}: {' '.join(error.messages)}") from None
         api_key.save()
         # `created` is set to now on the first save; put the original time back.
         APIKey.objects.filter(pk=api_key.pk).update(created=as_datetime(row["created"]))

@@ -1,19 +1,18 @@
 import argparse
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
-from ..lookup import get_key_or_fail
+from ..base import KeyCommand
 
 
-class Command(BaseCommand):
+class Command(KeyCommand):
     help = "Revoke an API key by its lookup id: it stops working at once, for good."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        super().add_arguments(parser)
         parser.add_argument("lookup_id", help="the key's lookup id, as listapikeys shows it")
 
     def handle(self, *args: Any, lookup_id: str, **options: Any) -> None:
-        api_key = get_key_or_fail(lookup_id)
+        api_key = self.get_key(lookup_id)
         if api_key.revoked:
             self.stdout.write(f'API key "{api_key.name}" ({lookup_id}) was already revoked.')
             return

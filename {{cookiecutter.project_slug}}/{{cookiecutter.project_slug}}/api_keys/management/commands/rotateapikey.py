@@ -2,23 +2,24 @@ import argparse
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from ..durations import parse_duration
-from ..lookup import get_key_or_fail
+from ..base import KeyCommand
+from ..durations import parse_grace
 
 
-class Command(BaseCommand):
+class Command(KeyCommand):
     help = (
         "Replace an API key with a new one (same name and scopes) and print the new key. "
         "The old key keeps working for the grace period, then expires."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        super().add_arguments(parser)
         parser.add_argument("lookup_id", help="the old key's lookup id, as listapikeys shows it")
         parser.add_argument(
             "--grace",
-            type=parse_duration,
+            type=parse_grace,
             default=timedelta(hours=24),
             metavar="DURATION",
             help="how long the old key keeps working: 90d, 12h, 30m, 0m for not at all; "
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, lookup_id: str, grace: timedelta, **options: Any) -> None:
-        old = get_key_or_fail(lookup_id)
+        old = self.get_key(lookup_id)
         try:
             new, key = old.rotate(grace=grace)
         except ValueError as error:
