@@ -6,6 +6,7 @@ import keyword
 import re
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.utils import simple_filter
@@ -41,6 +42,17 @@ KEY_NAME_MAX_LENGTH = 100  # APIKey.name's max_length
 class InvalidAnswer(FailedHookException):
     """An answer the template refuses. cookiecutter's command line prints the message of a
     FailedHookException alone and exits 1, with no traceback."""
+
+
+# Resolved at import, from the folder cookiecutter was started in: its `_repo_dir` keeps a
+# relative template path as given, which hooks (run from the new project's folder) cannot use.
+TEMPLATE_DIR = str(Path(__file__).resolve().parent)
+
+
+@simple_filter
+def template_dir(_: object) -> str:
+    """The template's own folder, as an absolute path."""
+    return TEMPLATE_DIR
 
 
 @simple_filter

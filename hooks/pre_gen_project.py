@@ -7,7 +7,7 @@ a replay file edited by hand.
 
 import sys
 
-sys.path.insert(0, {{ cookiecutter._repo_dir|tojson }})
+sys.path.insert(0, {{ cookiecutter|template_dir|tojson }})
 from local_extensions import find_problem  # noqa: E402
 
 ANSWERS = {

@@ -38,9 +38,10 @@ SERVER_SETTINGS = {
     "DATABASE_URL": "TEMPLATE_TEST_POSTGRES_URL",
     "REDIS_URL": "TEMPLATE_TEST_REDIS_URL",
 }
-# Variables a developer's shell may set that would change what a baked project does.
+# Variables a developer's shell may set that would change what a baked project does (libpq's
+# PGHOST, PGUSER... would let the hook's createdb reach a server of theirs).
 SCRUBBED_VARIABLES = ("DATABASE_URL", "REDIS_URL", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")
-SCRUBBED_PREFIXES = ("DJANGO_",)
+SCRUBBED_PREFIXES = ("DJANGO_", "PG")
 
 
 @dataclass(frozen=True)

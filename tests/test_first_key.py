@@ -2,23 +2,31 @@
 
 import json
 import re
+import secrets
 import subprocess
 import sys
 import sysconfig
 from importlib.metadata import packages_distributions
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from cookiecutter.main import cookiecutter
 from packaging.utils import canonicalize_name
 
 from tests.baking import (
     BAKES_BY_ID,
+    POSTGRES_URL,
     TEMPLATE_DIR,
     BakedProject,
     Bakery,
+    assert_succeeded,
     clean_environment,
     format_output,
+    is_listening,
     read_requirements,
+    scrubbed_os_environ,
+    unavailable,
 )
 from tests.servers import get
 
@@ -77,6 +85,64 @@ def test_unreachable_database_gets_instructions_not_a_failure(bakery: Bakery, ba
     assert not FIRST_KEY_LINE.search(project.stdout)
 
 
+def libpq_variables(url: str) -> dict[str, str]:
+    """PGHOST, PGPORT, PGUSER and PGPASSWORD for the server and role of a postgres:// URL."""
+    parts = urlsplit(url)
+    variables = {"PGHOST": parts.hostname or "127.0.0.1", "PGPORT": str(parts.port or 5432)}
+    if parts.username:
+        variables["PGUSER"] = parts.username
+    if parts.password:
+        variables["PGPASSWORD"] = parts.password
+    return variables
+
+
+def test_postgresql_database_is_created_where_the_server_allows_it(
+    cookiecutter_config: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Where libpq's variables name a role that may create databases, the hook runs createdb,
+    migrates, and prints a first key that is in the new database."""
+    if not is_listening(POSTGRES_URL):
+        unavailable(f"No PostgreSQL server answers at {POSTGRES_URL.rpartition('@')[2]}.")
+    slug = f"hook_createdb_{secrets.token_hex(4)}"
+    libpq = libpq_variables(POSTGRES_URL)
+    try:
+        with scrubbed_os_environ(), pytest.MonkeyPatch.context() as patch:
+            for name, value in libpq.items():
+                patch.setenv(name, value)
+            project = Path(
+                cookiecutter(
+                    str(TEMPLATE_DIR),
+                    no_input=True,
+                    output_dir=str(tmp_path),
+                    config_file=str(cookiecutter_config),
+                    extra_context={"database": "postgresql", "project_slug": slug},
+                )
+            )
+        output = capfd.readouterr().out
+        keys = FIRST_KEY_LINE.findall(output)
+        assert len(keys) == 1, output
+        listed = subprocess.run(
+            [sys.executable, "manage.py", "listapikeys", "--json"],
+            cwd=project,
+            env={**clean_environment(), **libpq},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert_succeeded(listed)
+        [row] = json.loads(listed.stdout)
+        assert keys[0].split("_")[1] == row["lookup_id"]
+    finally:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True) as admin:
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            admin.execute(drop.format(sql.Identifier(slug)))
+
+
 @pytest.fixture(scope="module")
 def bare_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Python with no packages of its own; tests lend it some through PYTHONPATH."""
@@ -104,8 +170,9 @@ def installed_packages_without(distribution: str, folder: Path) -> Path:
 def test_missing_package_gets_instructions_not_a_failure(
     default_project: BakedProject, bare_python: Path, cookiecutter_config: Path, tmp_path: Path
 ) -> None:
-    """Cookiecutter run by a Python that lacks one of the project's packages still generates
-    the project, and the hook says how to install them and create the key."""
+    """Cookiecutter run by a Python that lacks one of the project's packages, told not to set
+    up .venv, still generates the project, and the hook says how to install them and create
+    the key."""
     # gunicorn only serves the finished app; nothing the hook runs imports it.
     distributions = [
         requirement.name
@@ -119,7 +186,7 @@ def test_missing_package_gets_instructions_not_a_failure(
         result = subprocess.run(
             [str(bare_python), "-m", "cookiecutter", "--no-input"]
             + ["--config-file", str(cookiecutter_config), "--output-dir", str(work / "out")]
-            + [str(TEMPLATE_DIR)],
+            + [str(TEMPLATE_DIR), "set_up_environment=no"],
             env={**clean_environment(), "PYTHONPATH": str(site)},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -128,7 +195,11 @@ def test_missing_package_gets_instructions_not_a_failure(
             check=False,
         )
         expected = ("The first API key was not created: ", "pip install -r requirements")
-        if result.returncode != 0 or not all(text in result.stdout for text in expected):
+        if (
+            result.returncode != 0
+            or not all(text in result.stdout for text in expected)
+            or (work / "out" / default_project.slug / ".venv").exists()
+        ):
             problems.append(f"--- without {distribution}:\n{format_output(result)}")
     assert distributions
     if problems:

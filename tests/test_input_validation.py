@@ -103,12 +103,15 @@ def test_a_bad_slug_is_refused_before_the_next_question(tmp_path: Path) -> None:
     output_dir = tmp_path / "out"
     output_dir.mkdir()
 
+    context = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
+    questions = sum(1 for name in context if not name.startswith("_"))
     # Enter for the name, a bad slug, then Enter for every later question (never asked).
-    result = cookiecutter_command(output_dir, str(TEMPLATE_DIR), stdin="\n1api\n" + "\n" * 8)
+    stdin = "\n1api\n" + "\n" * questions
+    result = cookiecutter_command(output_dir, str(TEMPLATE_DIR), stdin=stdin)
 
     assert result.returncode == 1
-    assert "[2/8]" in result.stdout
-    assert "[3/8]" not in result.stdout
+    assert f"[2/{questions}]" in result.stdout
+    assert f"[3/{questions}]" not in result.stdout
     assert result.stdout.rstrip().endswith(
         "ERROR: project_slug '1api' is not a valid package name: use lowercase ASCII letters, "
         "digits and underscores, starting with a letter, at most 40 characters "
@@ -137,3 +140,25 @@ def test_the_hook_refuses_a_replayed_bad_answer(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert result.stdout.startswith("ERROR: project_slug '1api' is not a valid package name")
     assert list(output_dir.iterdir()) == []
+
+
+def test_a_template_path_relative_to_the_current_folder_bakes(tmp_path: Path) -> None:
+    """`cookiecutter path/to/template`, as the README writes it: the hooks run from the new
+    project's folder, and still find the template's code."""
+    output_dir = tmp_path / "out"
+    output_dir.mkdir()
+    config = tmp_path / "cookiecutter-config.yaml"
+    config.write_text(f"replay_dir: {json.dumps(str(tmp_path / 'replay'))}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--config-file", str(config), "--no-input"]
+        + ["--output-dir", str(output_dir), TEMPLATE_DIR.name, "set_up_environment=no"],
+        cwd=TEMPLATE_DIR.parent,
+        env=clean_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+    assert (output_dir / "my_api" / "manage.py").is_file()

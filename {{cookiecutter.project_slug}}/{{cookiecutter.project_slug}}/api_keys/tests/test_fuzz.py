@@ -43,14 +43,19 @@ KNOWN_BODIES = {
 }
 
 
+@pytest.fixture
+def no_refusal_limit(api_keys_options):
+    """Thousands of refusals from one address would get 429: test_throttling tests the limit.
+    Set once per test (a fixture), not once per example, which would stack overrides."""
+    api_keys_options(REFUSAL_RATE=None)
+
+
 @pytest.mark.django_db
+@pytest.mark.usefixtures("no_refusal_limit")
 @given(
     keyword=st.sampled_from(["Api-Key", "api-key", "Bearer", "", "Api-Key "]), value=hostile_values
 )
-def test_the_endpoint_answers_401_to_every_hostile_header(client, api_keys_options, keyword, value):
-    api_keys_options(
-        REFUSAL_RATE=None
-    )  # thousands of refusals from one address: see test_throttling
+def test_the_endpoint_answers_401_to_every_hostile_header(client, keyword, value):
     header = f"{keyword} {value}" if keyword else value
     response = client.get("/api/v1/whoami/", HTTP_AUTHORIZATION=header)
     assert response.status_code == 401
