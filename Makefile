@@ -1,5 +1,6 @@
 # make demo: bake the default project and call its API with the first key.
 # make test: the template's tests, on Python 3.11 + Django 5.2 and Python 3.13 + Django 6.1.
+# make locks: recompile the generated project's lock files (UPGRADE=1 to take new releases).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -16,7 +17,7 @@ PYTHON313 ?= $(call find_python,3.13)
 DEMO_PORT ?= 8000
 PIP_INSTALL := -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test
+.PHONY: demo test locks
 
 # A venv is rebuilt when requirements.txt changes; the stamp file marks a finished install.
 .venv/.installed: requirements.txt
@@ -98,3 +99,27 @@ demo: .venv/.installed
 		exit 1
 	fi
 	echo "--- demo passed: 200 with the key, 401 without."
+
+# One pair of lock files per database x cache combination, compiled from the project's
+# requirements*.txt as rendered for it; the post-generation hook keeps the bake's pair. The
+# options are those of the generated pyproject.toml's [tool.uv.pip], so that the project's own
+# upgrade command (its README) writes the same files.
+PROJECT_DIR := {{cookiecutter.project_slug}}
+locks: .venv/.installed
+	for combination in sqlite-locmem sqlite-redis postgresql-locmem postgresql-redis; do
+		work=build/locks/$$combination
+		target="$(PROJECT_DIR)/locks/$$combination"
+		rm -rf "$$work" && mkdir -p "$$work" "$$target"
+		for file in requirements.txt requirements-dev.txt pyproject.toml; do
+			.venv/bin/python -c 'import sys, jinja2; database, cache = sys.argv[2].split("-"); \
+				print(jinja2.Template(open(sys.argv[1]).read()).render(cookiecutter=dict( \
+				database=database, cache=cache, project_slug="project", description="")))' \
+				"$(PROJECT_DIR)/$$file" "$$combination" >"$$work/$$file"
+		done
+		cp "$$target"/*.lock "$$work/" 2>/dev/null || true  # current pins are kept unless UPGRADE
+		(cd "$$work" && ../../../.venv/bin/uv pip compile --quiet $(if $(UPGRADE),--upgrade) \
+			requirements.txt -o requirements.lock \
+			&& ../../../.venv/bin/uv pip compile --quiet $(if $(UPGRADE),--upgrade) \
+			requirements-dev.txt -c requirements.lock -o requirements-dev.lock)
+		cp "$$work/requirements.lock" "$$work/requirements-dev.lock" "$$target/"
+	done

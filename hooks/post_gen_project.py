@@ -66,6 +66,14 @@ def remove_unused_option_files() -> None:
                 (PROJECT / path).unlink(missing_ok=True)
 
 
+def keep_chosen_lock_files() -> None:
+    """Keep the lock files compiled for the chosen database and cache, at the project root."""
+    locks = PROJECT / "locks"
+    for name in ("requirements.lock", "requirements-dev.lock"):
+        (locks / f"{DATABASE}-{CACHE}" / name).replace(PROJECT / name)
+    shutil.rmtree(locks)
+
+
 def write_env_file() -> None:
     """Write .env, readable by its owner only. An existing one is kept: it holds live secrets."""
     path = PROJECT / ".env"
@@ -339,6 +347,7 @@ def make_ready() -> None:
 if __name__ == "__main__":
     sys.stdout.reconfigure(line_buffering=True)  # in order with the installers' own output
     remove_unused_option_files()
+    keep_chosen_lock_files()
     write_env_file()
     try:
         make_ready()

@@ -6,6 +6,7 @@ starts both).
 
 import contextlib
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -19,6 +20,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get(
@@ -26,6 +29,8 @@ POSTGRES_URL = os.environ.get(
 ).rstrip("/")
 REDIS_URL = os.environ.get("TEMPLATE_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
 
+# One entry of a lock file: `name==version ; marker \`.
+PIN = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)==(?P<version>\S+)\s*(?:;\s*(?P<marker>[^\\]+))?")
 # Figures the server tests measured, by test: printed at the end of the run (conftest.py).
 FIGURES = pytest.StashKey[list[tuple[str, list[str]]]]()
 # Which variable of ours says where the server behind a project's variable is.
@@ -138,6 +143,42 @@ def read_requirements(path: Path) -> list[Requirement]:
     """Requirement lines of a pip requirements file; comments and `-r` includes are skipped."""
     lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
     return [Requirement(line) for line in lines if line and not line.startswith("-")]
+
+
+@dataclass
+class Pin:
+    """One `name==version` entry of a lock, with its hashes and what it is there for."""
+
+    name: str
+    version: Version
+    marker: str | None
+    hashes: list[str] = field(default_factory=list)
+    via: list[str] = field(default_factory=list)
+
+
+def read_lock(path: Path) -> list[Pin]:
+    """The entries of a `uv pip compile --generate-hashes` output file, with their `# via`."""
+    pins: list[Pin] = []
+    in_via = False
+    for line in path.read_text().splitlines():
+        stripped = line.strip()
+        if not line.startswith((" ", "#")) and stripped:
+            match = PIN.match(stripped)
+            assert match, f"{path.name}: not a pinned requirement: {line!r}"
+            marker = match["marker"].strip() if match["marker"] else None
+            pins.append(Pin(canonicalize_name(match["name"]), Version(match["version"]), marker))
+            in_via = False
+        elif stripped.startswith("--hash=") and pins:
+            pins[-1].hashes.append(stripped.removeprefix("--hash=").rstrip(" \\"))
+        elif stripped.startswith("# via") and pins:
+            in_via = True
+            if rest := stripped.removeprefix("# via").strip():
+                pins[-1].via.append(rest)
+        elif in_via and stripped.startswith("#   ") and pins:
+            pins[-1].via.append(stripped.removeprefix("#").strip())
+        else:
+            in_via = False
+    return pins
 
 
 def unavailable(reason: str) -> NoReturn:

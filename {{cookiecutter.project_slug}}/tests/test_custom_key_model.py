@@ -2,6 +2,8 @@
 a key model of your own with its own permission class, manager and admin; another keyword or
 header for the key; `HasAPIKey | IsAuthenticated`. One verification path serves them all."""
 
+from typing import Any
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import override_settings
@@ -37,7 +39,7 @@ class HasAPIKeyInPartnerHeader(BaseHasAPIKey):
         return request.META.get("HTTP_X_PARTNER_KEY")
 
 
-def view_with(*permissions: type) -> type[APIView]:
+def view_with(*permissions: Any) -> type[APIView]:
     class KeyNameView(APIView):
         permission_classes = list(permissions)
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def every_row_as_text() -> str:
-    dump = []
+    dump: list[str] = []
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names():
             cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608

@@ -1,3 +1,5 @@
+from typing import ClassVar
+
 from django.db import models
 
 from {{ cookiecutter.project_slug }}.api_keys.models import AbstractAPIKey, BaseAPIKeyManager
@@ -21,7 +23,7 @@ class OrganizationAPIKey(AbstractAPIKey):
         Organization, on_delete=models.CASCADE, related_name="api_keys"
     )
 
-    objects = OrganizationAPIKeyManager()
+    objects: ClassVar[OrganizationAPIKeyManager] = OrganizationAPIKeyManager()
 
     class Meta(AbstractAPIKey.Meta):
         abstract = False

@@ -1,8 +1,9 @@
 """The sample API. Protected by the defaults in settings.REST_FRAMEWORK: an API key is required."""
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
+from django.db.models import Field
 from django.http import Http404, HttpRequest, JsonResponse
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerSplitView
@@ -18,7 +19,7 @@ from .exceptions import error_body
 
 
 def _help_text(field_name: str) -> str:
-    return str(APIKey._meta.get_field(field_name).help_text)
+    return str(cast("Field[Any, Any]", APIKey._meta.get_field(field_name)).help_text)
 
 
 # Fields declared rather than derived from the model: a ModelSerializer rebuilds its fields

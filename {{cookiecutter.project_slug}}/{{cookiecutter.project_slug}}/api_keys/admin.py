@@ -2,12 +2,11 @@
 them, rotate them (the new key is shown the same way) and revoke them."""
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import django
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.admin.templatetags.admin_urls import admin_urlname
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -22,6 +21,11 @@ from django.utils.text import capfirst
 from .authentication import key_header
 from .forms import APIKeyAdminForm, RotateForm
 from .models import AbstractAPIKey, APIKey
+
+
+def _url_name(opts: Any, action: str) -> str:
+    """The admin's URL name for an action on a model, e.g. "admin:api_keys_apikey_change"."""
+    return f"admin:{opts.app_label}_{opts.model_name}_{action}"
 
 
 class ExpiryListFilter(admin.SimpleListFilter):
@@ -39,23 +43,25 @@ class ExpiryListFilter(admin.SimpleListFilter):
             ("never", "never"),
         ]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
         now = timezone.now()
-        filters = {
+        filters: dict[str, dict[str, Any]] = {
             "expired": {"expiry_date__lte": now},
             "soon": {"expiry_date__gt": now, "expiry_date__lte": now + self.soon},
             "later": {"expiry_date__gt": now + self.soon},
             "never": {"expiry_date__isnull": True},
         }
-        if self.value() in filters:
-            return queryset.filter(**filters[self.value()])
+        chosen = filters.get(self.value() or "")
+        if chosen is not None:
+            return queryset.filter(**chosen)
         return queryset
 
 
-class APIKeyModelAdmin(admin.ModelAdmin):
+@admin.register(APIKey)
+class APIKeyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # no [] at run time
     """Admin for any key model; register a custom model with it or a subclass."""
 
-    list_display = (
+    list_display: tuple[str, ...] = (
         "name",
         "lookup_id",
         "_scopes",
@@ -66,7 +72,7 @@ class APIKeyModelAdmin(admin.ModelAdmin):
         "_has_expired",
     )
     list_filter = ("revoked", "created", ExpiryListFilter)
-    search_fields = ("name", "lookup_id")
+    search_fields: ClassVar[tuple[str, ...]] = ("name", "lookup_id")
     readonly_fields = ("lookup_id", "created", "last_used_at", "_replaces", "_replaced_by")
     form = APIKeyAdminForm
     actions = ("revoke_selected",)
@@ -95,7 +101,7 @@ class APIKeyModelAdmin(admin.ModelAdmin):
         return format_html_join(", ", "{}", successors) or "-"
 
     def _link_to(self, obj: AbstractAPIKey) -> str:
-        url = reverse(admin_urlname(self.opts, "change"), args=[obj.pk])
+        url = reverse(_url_name(self.opts, "change"), args=[obj.pk])
         return format_html('<a href="{}">{} ({})</a>', url, obj.name, obj.lookup_id)
 
     def get_fields(self, request: HttpRequest, obj: AbstractAPIKey | None = None) -> Any:
@@ -124,7 +130,7 @@ class APIKeyModelAdmin(admin.ModelAdmin):
         if not change:
             # Held on the request only until response_add renders it; never in a message,
             # which the cookie storage would put in the browser.
-            request._new_api_key = self.model.objects.assign_key(obj)
+            request._new_api_key = self.model.objects.assign_key(obj)  # type: ignore[attr-defined]
         obj.save()
 
     def response_add(
@@ -149,8 +155,8 @@ class APIKeyModelAdmin(admin.ModelAdmin):
             "key": key,
             "replaced": replaced,
             "key_header": ": ".join(key_header()),
-            "change_url": reverse(admin_urlname(self.opts, "change"), args=[obj.pk]),
-            "changelist_url": reverse(admin_urlname(self.opts, "changelist")),
+            "change_url": reverse(_url_name(self.opts, "change"), args=[obj.pk]),
+            "changelist_url": reverse(_url_name(self.opts, "changelist")),
         }
         context["crumbs"].append((obj.name, None))
         response = TemplateResponse(request, self.key_created_template, context)
@@ -161,7 +167,7 @@ class APIKeyModelAdmin(admin.ModelAdmin):
         """What every page of this admin's own needs: the admin's context, and breadcrumbs up to
         the list of keys (`crumbs`: (label, URL or None) pairs) in the running Django's markup."""
         app_list = reverse("admin:app_list", kwargs={"app_label": self.opts.app_label})
-        changelist = reverse(admin_urlname(self.opts, "changelist"))
+        changelist = reverse(_url_name(self.opts, "changelist"))
         return {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -185,7 +191,7 @@ class APIKeyModelAdmin(admin.ModelAdmin):
         obj: AbstractAPIKey | None = None,
     ) -> HttpResponse:
         if obj is not None and not obj.revoked and self.has_rotate_permission(request, obj):
-            context["rotate_url"] = reverse(admin_urlname(self.opts, "rotate"), args=[obj.pk])
+            context["rotate_url"] = reverse(_url_name(self.opts, "rotate"), args=[obj.pk])
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self) -> list[URLPattern]:
@@ -204,10 +210,10 @@ class APIKeyModelAdmin(admin.ModelAdmin):
         """GET: choose the grace period. POST: rotate, and show the new key once."""
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined,no-any-return]
         if not self.has_rotate_permission(request, obj):
             raise PermissionDenied
-        change_url = reverse(admin_urlname(self.opts, "change"), args=[obj.pk])
+        change_url = reverse(_url_name(self.opts, "change"), args=[obj.pk])
         form = RotateForm(request.POST if request.method == "POST" else None)
         if form.is_valid():
             try:
@@ -246,10 +252,7 @@ class APIKeyModelAdmin(admin.ModelAdmin):
             "to_revoke": [api_key for api_key in queryset if not api_key.revoked],
             "already_revoked": [api_key for api_key in queryset if api_key.revoked],
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            "changelist_url": reverse(admin_urlname(self.opts, "changelist")),
+            "changelist_url": reverse(_url_name(self.opts, "changelist")),
         }
         context["crumbs"].append(("Revoke", None))
         return TemplateResponse(request, self.revoke_confirmation_template, context)
-
-
-admin.site.register(APIKey, APIKeyModelAdmin)

@@ -59,7 +59,7 @@ def database_stamp(alias: str) -> tuple[Any, int, int] | None:
     return raw, version, raw.total_changes
 
 
-def digest(model: type, key: str) -> bytes:
+def digest(model: "type[AbstractAPIKey]", key: str) -> bytes:
     return hashlib.sha256(f"{model._meta.label_lower}\x00{key}".encode()).digest()
 
 
@@ -81,7 +81,7 @@ def remember(stamp: tuple[Any, int, int], name: bytes, api_key: "AbstractAPIKey 
     """Keep the verdict on `name`, found by a query made after `stamp` was read."""
     if _verdicts.stamp != stamp:
         return
-    entries: OrderedDict = _verdicts.refused if api_key is None else _verdicts.accepted
+    entries: OrderedDict[bytes, Any] = _verdicts.refused if api_key is None else _verdicts.accepted
     entries[name] = api_key
     if len(entries) > MOST_REMEMBERED:
         entries.popitem(last=False)

@@ -22,7 +22,7 @@ def _is_seconds(value: Any) -> bool:
 
 
 # Entry: (is the value good?, what a good value looks like).
-RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+RULES: dict[str, tuple[Callable[[Any], object], str]] = {
     "BRAND": (
         lambda v: isinstance(v, str) and re.fullmatch(r"[a-z][a-z0-9]{0,19}", v) is not None,
         "1 to 20 lowercase letters and digits, starting with a letter",

@@ -28,14 +28,14 @@ class ScopesField(forms.CharField):
             return " ".join(value)
         return value
 
-    def to_python(self, value: Any) -> list[str]:
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]  # a list, not text
         try:
-            return parse_scopes(super().to_python(value))
+            return parse_scopes(super().to_python(value) or "")
         except ValueError as error:
             raise ValidationError(str(error), code="invalid_scope") from None
 
 
-class APIKeyAdminForm(forms.ModelForm):
+class APIKeyAdminForm(forms.ModelForm):  # type: ignore[type-arg]  # no [] at run time
     """The add and change form of a key: the model's fields, with scopes as text."""
 
     scopes = ScopesField()

@@ -4,7 +4,7 @@ import copy
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -17,6 +17,9 @@ from .keys import HASHED_KEY_MAX_LENGTH, LOOKUP_ID_MAX_LENGTH, KeyGenerator
 from .scopes import normalize_scopes
 from .settings import api_keys_settings
 from .verification import find_key, verify_key
+
+if TYPE_CHECKING:
+    from django.db.models.fields.related_descriptors import RelatedManager
 
 
 def validate_throttle_rate(value: str) -> None:
@@ -37,7 +40,7 @@ class _CompiledLookup:
     sql: str
     attnames: list[str]
     compiler: Any
-    converters: dict
+    converters: dict[int, Any]
 
 
 _compiled_lookups: dict[tuple[type, str], _CompiledLookup] = {}
@@ -48,7 +51,9 @@ def _row_by_lookup_id(model: type["AbstractAPIKey"], alias: str, lookup_id: str)
     would run, compiled once per model and database instead of on every request."""
     compiled = _compiled_lookups.get((model, alias))
     if compiled is None:
-        queryset = models.QuerySet(model, using=alias).filter(lookup_id="").order_by()
+        queryset: models.QuerySet[AbstractAPIKey] = (
+            models.QuerySet(model, using=alias).filter(lookup_id="").order_by()
+        )
         compiler = queryset.query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
         if list(params) != [""]:
@@ -76,21 +81,25 @@ def _has_stock_rules(manager: type) -> bool:
     return (
         manager.get_usable_keys is BaseAPIKeyManager.get_usable_keys
         and manager.get_queryset is BaseManager.get_queryset
-        and manager._queryset_class is models.QuerySet
+        and manager._queryset_class is models.QuerySet  # type: ignore[attr-defined]
     )
 
 
-class BaseAPIKeyManager(models.Manager):
+# The key model a manager serves, so that a custom model's manager returns that model.
+_Key = TypeVar("_Key", bound="AbstractAPIKey")
+
+
+class BaseAPIKeyManager(models.Manager[_Key]):
     """Creates keys and finds the key a client presents."""
 
     key_generator = KeyGenerator()
 
-    def assign_key(self, obj: "AbstractAPIKey") -> str:
+    def assign_key(self, obj: _Key) -> str:
         """Give `obj` a new key and return it; the caller saves `obj`."""
         key, obj.lookup_id, obj.hashed_key = self.key_generator.generate()
         return key
 
-    def create_key(self, **kwargs: Any) -> tuple["AbstractAPIKey", str]:
+    def create_key(self, **kwargs: Any) -> tuple[_Key, str]:
         """Create and save a key with the given fields; return (object, key). Show the key once."""
         kwargs.pop("id", None)
         obj = self.model(**kwargs)
@@ -98,15 +107,15 @@ class BaseAPIKeyManager(models.Manager):
         obj.save()
         return obj, key
 
-    async def acreate_key(self, **kwargs: Any) -> tuple["AbstractAPIKey", str]:
+    async def acreate_key(self, **kwargs: Any) -> tuple[_Key, str]:
         """`create_key` for async code."""
         return await sync_to_async(self.create_key)(**kwargs)
 
-    def get_usable_keys(self) -> models.QuerySet:
+    def get_usable_keys(self) -> models.QuerySet[_Key]:
         """The keys that may authenticate; override to narrow them (e.g. active owners only)."""
         return self.filter(revoked=False)
 
-    def find_usable_key(self, lookup_id: str) -> "AbstractAPIKey | None":
+    def find_usable_key(self, lookup_id: str) -> _Key | None:
         """The usable key with this lookup id, expired or not, or None: one query.
 
         With the stock rules (`get_usable_keys` and `get_queryset` not overridden) the row is
@@ -121,23 +130,23 @@ class BaseAPIKeyManager(models.Manager):
         """Whether `get_usable_keys` and `get_queryset` are not overridden (nor the QuerySet)."""
         return _has_stock_rules(type(self))
 
-    def check_key(self, key: str) -> "tuple[bool, AbstractAPIKey | None]":
+    def check_key(self, key: str) -> tuple[bool, _Key | None]:
         """(well formed, the usable key it belongs to or None) for a key as presented; the key
         may have expired. A malformed key costs no query, any other one query."""
         return find_key(self, key)
 
-    async def acheck_key(self, key: str) -> "tuple[bool, AbstractAPIKey | None]":
+    async def acheck_key(self, key: str) -> tuple[bool, _Key | None]:
         """`check_key` for async code: the database is queried without blocking the loop."""
         return await sync_to_async(find_key)(self, key)
 
-    def get_from_key(self, key: str) -> "AbstractAPIKey":
+    def get_from_key(self, key: str) -> _Key:
         """The usable key matching `key` (expired or not); raises `DoesNotExist` if none does."""
         api_key = self.check_key(key)[1]
         if api_key is None:
             raise self.model.DoesNotExist("No usable API key matches the given key.")
         return api_key
 
-    async def aget_from_key(self, key: str) -> "AbstractAPIKey":
+    async def aget_from_key(self, key: str) -> _Key:
         """`get_from_key` for async code."""
         return await sync_to_async(self.get_from_key)(key)
 
@@ -149,7 +158,7 @@ class BaseAPIKeyManager(models.Manager):
         """`is_valid` for async code."""
         return await sync_to_async(self.is_valid)(key)
 
-    def record_use(self, api_key: "AbstractAPIKey") -> None:
+    def record_use(self, api_key: _Key) -> None:
         """Set `last_used_at`, at most once per API_KEYS["LAST_USED_INTERVAL"] per key.
 
         One conditional UPDATE, skipped while this process knows the value is fresh: no
@@ -164,14 +173,16 @@ class BaseAPIKeyManager(models.Manager):
         api_key.last_used_at = now
 
 
-class APIKeyManager(BaseAPIKeyManager):
+class APIKeyManager(BaseAPIKeyManager["APIKey"]):
     pass
 
 
 class AbstractAPIKey(models.Model):
     """Fields and rules of an API key. Subclass it to add fields, such as an owner."""
 
-    objects: ClassVar[BaseAPIKeyManager] = BaseAPIKeyManager()
+    objects: ClassVar["BaseAPIKeyManager[Any]"] = BaseAPIKeyManager()
+    if TYPE_CHECKING:  # the keys that replaced this one (rotated_from's reverse relation)
+        rotated_to: "RelatedManager[AbstractAPIKey]"
 
     lookup_id = models.CharField(
         max_length=LOOKUP_ID_MAX_LENGTH,
@@ -259,10 +270,11 @@ class AbstractAPIKey(models.Model):
             return
         if self.revoked and saved is not None and "expiry_date" not in saved:
             return  # revoking: nothing to undo
-        model = type(self)
-        successors = model._base_manager.filter(rotated_from=models.OuterRef("pk"))
+        # Through Manager[Any]: django-stubs' plugin fails on lookups of an abstract model.
+        keys: models.Manager[Any] = type(self)._base_manager
+        successors = keys.filter(rotated_from=models.OuterRef("pk"))
         stored = (
-            model._base_manager.filter(pk=self.pk)
+            keys.filter(pk=self.pk)
             .values("revoked", "expiry_date")
             .annotate(rotated=models.Exists(successors))
             .first()
@@ -327,7 +339,9 @@ class AbstractAPIKey(models.Model):
             if current.has_expired:
                 raise ValueError("An expired API key cannot be rotated; create a new key instead.")
             live = models.Q(expiry_date__isnull=True) | models.Q(expiry_date__gt=now)
-            if model._base_manager.filter(live, rotated_from=current, revoked=False).exists():
+            # Through Manager[Any]: django-stubs' plugin fails on lookups of an abstract model.
+            keys: models.Manager[Any] = model._base_manager
+            if keys.filter(live, rotated_from=current, revoked=False).exists():
                 raise ValueError(
                     "This API key has been rotated already; rotate the key that replaced it."
                 )
@@ -349,7 +363,7 @@ class AbstractAPIKey(models.Model):
 
 
 class APIKey(AbstractAPIKey):
-    objects = APIKeyManager()
+    objects: ClassVar[APIKeyManager] = APIKeyManager()
 
     class Meta(AbstractAPIKey.Meta):
         abstract = False

@@ -3,7 +3,7 @@ keys per client address (`RefusalThrottle`, used by the authentication class).""
 
 import math
 import time
-from typing import Any
+from typing import Any, cast
 
 from django.core.cache import cache
 from rest_framework.exceptions import Throttled
@@ -48,10 +48,12 @@ class APIKeyRateThrottle(SimpleRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.rate is None or self.key is None:
             return True
-        self.num_requests, self.duration = self.parse_rate(self.rate)
+        # A rate that is not None parses to two numbers.
+        num_requests, duration = cast(tuple[int, int], self.parse_rate(self.rate))
+        self.num_requests, self.duration = num_requests, duration
         self.now = self.timer()
-        window = int(self.now // self.duration)
-        self.window_end = (window + 1) * self.duration
+        window = int(self.now // duration)
+        self.window_end = (window + 1) * duration
         counter = f"{self.key}_{window}"
         # incr() is atomic in Redis and local memory; SimpleRateThrottle's read-then-write of a
         # history list loses counts when workers race. The counter outlives its window by a
@@ -67,7 +69,7 @@ class APIKeyRateThrottle(SimpleRateThrottle):
         except Exception as error:  # the cache is down: serve rather than fail every request
             warn_cache_unavailable(error, "API keys are not throttled")
             return True
-        return count <= self.num_requests
+        return count <= num_requests
 
     def wait(self) -> float:
         """Seconds until the current window ends (sent as Retry-After)."""

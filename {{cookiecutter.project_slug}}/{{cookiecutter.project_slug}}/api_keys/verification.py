@@ -11,7 +11,7 @@ next request.
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.core.cache import cache
 from django.http import HttpRequest
@@ -23,6 +23,9 @@ from .settings import api_keys_settings, parse_rate
 
 if TYPE_CHECKING:
     from .models import AbstractAPIKey, BaseAPIKeyManager
+
+_Key = TypeVar("_Key", bound="AbstractAPIKey")
+
 
 logger = logging.getLogger("api_keys")
 
@@ -46,7 +49,7 @@ EXPIRED = Verdict("expired_api_key", "API key has expired.")
 
 
 @sensitive_variables()
-def find_key(manager: "BaseAPIKeyManager", key: str) -> "tuple[bool, AbstractAPIKey | None]":
+def find_key(manager: "BaseAPIKeyManager[_Key]", key: str) -> "tuple[bool, _Key | None]":
     """(well formed, the key of `manager.get_usable_keys()` that `key` belongs to or None),
     expired or not.
 
@@ -59,8 +62,8 @@ def find_key(manager: "BaseAPIKeyManager", key: str) -> "tuple[bool, AbstractAPI
     if manager.uses_stock_rules() and (stamp := database_stamp(manager.db)) is not None:
         name = digest(model, key)
         known, remembered = recall(stamp, name)
-        if known:
-            return True, remembered
+        if known:  # remembered for this manager's model, by the digest's model label
+            return True, cast("_Key | None", remembered)
     generator = manager.key_generator
     parsed = generator.parse(key)
     if parsed is None:
@@ -79,7 +82,7 @@ def find_key(manager: "BaseAPIKeyManager", key: str) -> "tuple[bool, AbstractAPI
     return True, api_key
 
 
-def verify_key(manager: "BaseAPIKeyManager", key: str) -> Verdict:
+def verify_key(manager: "BaseAPIKeyManager[Any]", key: str) -> Verdict:
     """Whether `key` may be used now: well formed, one of the manager's usable keys, unexpired."""
     well_formed, api_key = find_key(manager, key)
     if not well_formed:
@@ -98,7 +101,8 @@ _VERIFIED = "_verified_api_key"
 
 
 def _django_request(request: Any) -> HttpRequest:
-    return getattr(request, "_request", request)
+    django_request: HttpRequest = getattr(request, "_request", request)
+    return django_request
 
 
 @sensitive_variables()
@@ -106,7 +110,7 @@ def verify_request(request: Any, model: "type[AbstractAPIKey]", key: str) -> Ver
     """`verify_key` for a request, done at most once per request, model and key; the first key
     accepted is recorded as used and becomes `verified_key(request)`."""
     django_request = _django_request(request)
-    verdicts = django_request.__dict__.setdefault(_VERDICTS, {})
+    verdicts: dict[tuple[type, str], Verdict] = django_request.__dict__.setdefault(_VERDICTS, {})
     verdict = verdicts.get((model, key))
     if verdict is None:
         verdict = verdicts[(model, key)] = verify_key(model.objects, key)
@@ -120,7 +124,7 @@ def verified_key(request: Any) -> "AbstractAPIKey | None":
     """The key this request was accepted with, by whichever class checked it (an
     authentication class of your own that sets `request.auth` to a key included), or None."""
     django_request = _django_request(request)
-    api_key = getattr(django_request, _VERIFIED, None)
+    api_key = cast("AbstractAPIKey | None", getattr(django_request, _VERIFIED, None))
     if api_key is not None:
         return api_key
     from .models import AbstractAPIKey  # models.py imports this module
@@ -134,7 +138,7 @@ def verified_key(request: Any) -> "AbstractAPIKey | None":
 _last_warning = 0.0
 
 
-def _may_check_slow_hash(model: type, lookup_id: str) -> bool:
+def _may_check_slow_hash(model: "type[AbstractAPIKey]", lookup_id: str) -> bool:
     """Whether one more slow-hash check of this lookup id fits API_KEYS["SLOW_HASH_RATE"]."""
     limit, period = parse_rate(api_keys_settings().slow_hash_rate)
     window = int(time.time() // period)

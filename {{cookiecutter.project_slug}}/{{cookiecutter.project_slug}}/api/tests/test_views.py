@@ -1,5 +1,6 @@
 """The sample API as a client sees it."""
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
@@ -26,7 +27,7 @@ def test_whoami_describes_the_calling_key(keyed_client, api_key):
 def test_whoami_shows_the_expiry(api_client):
     from ...api_keys.models import APIKey
 
-    expiry = timezone.now() + timezone.timedelta(days=3)
+    expiry = timezone.now() + timedelta(days=3)
     _, key = APIKey.objects.create_key(name="temp", expiry_date=expiry)
     api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
     expires = api_client.get("/api/v1/whoami/").json()["expiry_date"]

@@ -96,7 +96,7 @@ def test_key_with_future_expiry_is_valid():
 
 
 def test_get_usable_keys_can_be_narrowed_by_a_subclass():
-    class NamedOnlyManager(type(APIKey.objects)):
+    class NamedOnlyManager(type(APIKey.objects)):  # type: ignore[misc]
         def get_usable_keys(self):
             return super().get_usable_keys().filter(name="allowed")
 

@@ -1,6 +1,6 @@
 import argparse
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
@@ -66,7 +66,7 @@ class Command(KeyCommand):
         **options: Any,
     ) -> None:
         name = name.strip()
-        max_length = self.model._meta.get_field("name").max_length
+        max_length = cast(int, self.model._meta.get_field("name").max_length)
         if not name or len(name) > max_length:
             raise CommandError(f"--name must be 1 to {max_length} characters long.")
         try:
@@ -79,7 +79,8 @@ class Command(KeyCommand):
             api_key, key = self.model.objects.create_key(**values)
         except ValidationError as error:
             raise CommandError(f"The key was not created: {' '.join(error.messages)}") from None
-        expiry = f"expires {api_key.expiry_date.isoformat()}" if expires else "does not expire"
+        ends = api_key.expiry_date
+        expiry = f"expires {ends.isoformat()}" if ends else "does not expire"
         self.stderr.write(
             f'Created API key "{api_key.name}" (lookup id {api_key.lookup_id}, '
             f"scopes: {' '.join(scopes) or 'none'}, {expiry}). "
@@ -87,7 +88,7 @@ class Command(KeyCommand):
         )
         self.stdout.write(key)
 
-    def settable_fields(self) -> dict[str, models.Field]:
+    def settable_fields(self) -> dict[str, "models.Field[Any, Any]"]:
         """The fields --field may set: a custom model's own fields, and throttle_rate."""
         return {
             field.name: field
@@ -95,7 +96,9 @@ class Command(KeyCommand):
             if field.editable and not field.primary_key and field.name not in NOT_SET_WITH_FIELD
         }
 
-    def read_fields(self, fields: list[tuple[str, str]]) -> list[tuple[models.Field, str]]:
+    def read_fields(
+        self, fields: list[tuple[str, str]]
+    ) -> list[tuple["models.Field[Any, Any]", str]]:
         """(field, value as typed) for each --field; a name that is unknown or given twice
         is refused."""
         settable = self.settable_fields()
@@ -115,7 +118,7 @@ class Command(KeyCommand):
         return read
 
     def clean_fields(
-        self, given: dict[models.Field, str], values: dict[str, Any]
+        self, given: dict["models.Field[Any, Any]", str], values: dict[str, Any]
     ) -> dict[str, Any]:
         """The --field values converted and checked as the model's own validation does
         (types, lengths, rates, that an owner exists), with every required field present."""
@@ -139,7 +142,7 @@ class Command(KeyCommand):
         return {field.attname: getattr(candidate, field.attname) for field in given}
 
 
-def describe(field: models.Field) -> str:
+def describe(field: "models.Field[Any, Any]") -> str:
     """What an operator types for `field`: the id of the object it points to, or a value."""
     if field.is_relation and field.related_model is not None:
         target = field.target_field.name  # type: ignore[attr-defined]

@@ -1,11 +1,11 @@
 import argparse
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -17,7 +17,7 @@ DEFAULT_TABLE = "rest_framework_api_key_apikey"
 COLUMNS = ("prefix", "name", "created", "revoked", "expiry_date", "hashed_key")
 
 
-def as_datetime(value: Any) -> datetime | None:
+def as_datetime(value: datetime | str | None) -> datetime | None:
     """A timestamp read by a raw query, made aware the way Django stored it (UTC)."""
     if value is None:
         return None
@@ -127,7 +127,8 @@ class Command(DatabaseCommand):
         )
         for name in ("lookup_id", "name", "hashed_key"):
             try:
-                APIKey._meta.get_field(name).run_validators(getattr(api_key, name))
+                field = cast("models.Field[Any, Any]", APIKey._meta.get_field(name))
+                field.run_validators(getattr(api_key, name))
             except ValidationError as error:
                 raise ValidationError(f"{name}: {' '.join(error.messages)}") from None
         api_key.save()

@@ -10,7 +10,7 @@ from ..base import KeyCommand
 COLUMNS = ("lookup_id", "name", "status", "scopes", "created", "expires", "last_used")
 
 
-def extra_fields(model: type[AbstractAPIKey]) -> list[models.Field]:
+def extra_fields(model: type[AbstractAPIKey]) -> list["models.Field[Any, Any]"]:
     """The fields a custom key model adds to AbstractAPIKey's, such as an owner."""
     common = {field.name for field in AbstractAPIKey._meta.concrete_fields}
     return [

@@ -1,6 +1,6 @@
 import argparse
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 from django.core.management.base import CommandError
 
@@ -32,9 +32,10 @@ class Command(KeyCommand):
             new, key = old.rotate(grace=grace)
         except ValueError as error:
             raise CommandError(str(error)) from None
+        ends = cast(datetime, old.expiry_date)  # rotate() sets it
         self.stderr.write(
             f'Rotated API key "{new.name}": the new key has lookup id {new.lookup_id}; '
-            f"the old one ({old.lookup_id}) stops working at {old.expiry_date.isoformat()}. "
+            f"the old one ({old.lookup_id}) stops working at {ends.isoformat()}. "
             "Store the new key now: it cannot be shown again."
         )
         self.stdout.write(key)

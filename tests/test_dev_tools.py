@@ -1,0 +1,78 @@
+"""The generated project's pre-commit hooks and type check pass on the generated code.
+
+The hook repositories (ruff-pre-commit, django-upgrade) cannot be fetched from these machines,
+so pre-commit only validates its config here, and the same tools run directly, in the versions
+the hooks name: those that requirements-dev.lock pins, which a test keeps in step. mypy runs
+with the project's configuration on both supported Django versions (one per test venv).
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.baking import (
+    BAKES_BY_ID,
+    DEFAULT,
+    TEMPLATE_DIR,
+    BakedProject,
+    assert_succeeded,
+    read_lock,
+)
+from tests.servers import copy_project
+
+CONFIG = ".pre-commit-config.yaml"
+# The Django version the project supports from, as django-upgrade's --target-version; the key
+# check reads request.META, the cheaper way to one header.
+DJANGO_UPGRADE_ARGS = ["--target-version", "5.2", "--skip", "request_headers"]
+# Default and postgresql-redis together render every option's branch of the settings.
+TYPED_BAKES = [DEFAULT, BAKES_BY_ID["postgresql-redis"]]
+
+
+def hooks(project: BakedProject) -> dict[str, tuple[str, dict]]:
+    """(repository, hook) by hook id."""
+    config = yaml.safe_load((project.path / CONFIG).read_text())
+    return {
+        hook["id"]: (repo["repo"], {**hook, "rev": repo.get("rev")})
+        for repo in config["repos"]
+        for hook in repo["hooks"]
+    }
+
+
+def test_pre_commit_config_is_valid(baked: BakedProject) -> None:
+    assert_succeeded(baked.run_python("-m", "pre_commit", "validate-config", CONFIG))
+
+
+def test_pre_commit_hooks_run_the_locked_versions(baked: BakedProject) -> None:
+    configured = hooks(baked)
+    assert {"ruff-check", "ruff-format", "django-upgrade", "mypy"} <= set(configured)
+    pinned = {pin.name: str(pin.version) for pin in read_lock(baked.path / "requirements-dev.lock")}
+    assert configured["ruff-check"][1]["rev"] == f"v{pinned['ruff']}"
+    assert configured["django-upgrade"][1]["rev"] == pinned["django-upgrade"]
+    assert configured["django-upgrade"][1]["args"] == DJANGO_UPGRADE_ARGS
+    # The type check is the project's own mypy, with its configuration.
+    repo, mypy = configured["mypy"]
+    assert (repo, mypy["entry"], mypy["language"]) == ("local", "mypy", "system")
+
+
+def test_django_upgrade_changes_nothing(baked: BakedProject, tmp_path: Path) -> None:
+    project = copy_project(baked, tmp_path)
+    files = sorted(str(path.relative_to(project)) for path in project.rglob("*.py"))
+    before = {name: (project / name).read_bytes() for name in files}
+    result = baked.run_python(
+        "-m", "django_upgrade", *DJANGO_UPGRADE_ARGS, *(str(project / name) for name in files)
+    )
+    changed = [name for name in files if (project / name).read_bytes() != before[name]]
+    assert not changed, f"django-upgrade would rewrite {changed}:\n{result.stdout}"
+    assert_succeeded(result)
+
+
+@pytest.mark.parametrize("baked", TYPED_BAKES, indirect=True, ids=lambda bake: bake.id)
+def test_mypy_is_clean(baked: BakedProject) -> None:
+    """What the pre-commit hook and the CI workflow run: `mypy`, configured in pyproject.toml."""
+    python = f"py{sys.version_info.major}.{sys.version_info.minor}"
+    cache = TEMPLATE_DIR / "build" / "mypy-cache" / f"{baked.bake.id}-{python}"
+    result = baked.run_python("-m", "mypy", "--cache-dir", str(cache), timeout=600)
+    assert_succeeded(result)
+    assert "Success: no issues found" in result.stdout
