@@ -109,13 +109,13 @@ def _django_request(request: Any) -> HttpRequest:
 def verify_request(request: Any, model: "type[AbstractAPIKey]", key: str) -> Verdict:
     """`verify_key` for a request, done at most once per request, model and key; the first key
     accepted is recorded as used and becomes `verified_key(request)`."""
-    django_request = _django_request(request)
-    verdicts: dict[tuple[type, str], Verdict] = django_request.__dict__.setdefault(_VERDICTS, {})
+    attributes = _django_request(request).__dict__
+    verdicts: dict[tuple[type, str], Verdict] = attributes.setdefault(_VERDICTS, {})
     verdict = verdicts.get((model, key))
     if verdict is None:
         verdict = verdicts[(model, key)] = verify_key(model.objects, key)
-        if verdict.api_key is not None and getattr(django_request, _VERIFIED, None) is None:
-            setattr(django_request, _VERIFIED, verdict.api_key)
+        if verdict.api_key is not None and attributes.get(_VERIFIED) is None:
+            attributes[_VERIFIED] = verdict.api_key
             model.objects.record_use(verdict.api_key)
     return verdict
 
@@ -124,7 +124,7 @@ def verified_key(request: Any) -> "AbstractAPIKey | None":
     """The key this request was accepted with, by whichever class checked it (an
     authentication class of your own that sets `request.auth` to a key included), or None."""
     django_request = _django_request(request)
-    api_key = cast("AbstractAPIKey | None", getattr(django_request, _VERIFIED, None))
+    api_key = cast("AbstractAPIKey | None", django_request.__dict__.get(_VERIFIED))
     if api_key is not None:
         return api_key
     from .models import AbstractAPIKey  # models.py imports this module
