@@ -47,7 +47,7 @@ VENV = PROJECT / ".venv"
 VENV_PYTHON = VENV / "bin" / "python"
 # What .venv gets, for pip and uv alike, and in the printed commands: the one place to change
 # when the project installs from another file.
-INSTALL_ARGUMENTS = ["-r", "requirements-dev.txt"]
+INSTALL_ARGUMENTS = ["--require-hashes", "-r", "requirements-dev.lock"]
 MINIMUM_PYTHON = (3, 11)  # requires-python in pyproject.toml
 SETTINGS_MODULE = "config.settings.local"
 HEARTBEAT_SECONDS = 10  # while setting up .venv, say that it goes on at least this often

@@ -287,7 +287,7 @@ def test_without_a_package_index_no_venv_is_left_and_the_commands_are_printed(
     assert finishing_steps(result.stdout, "To finish, run:") == [
         f"cd {project}",
         "python3 -m venv .venv && . .venv/bin/activate",
-        "pip install -r requirements-dev.txt",
+        "pip install --require-hashes -r requirements-dev.lock",
         "python manage.py migrate",
         "python manage.py createapikey --name 'first key'",
     ]

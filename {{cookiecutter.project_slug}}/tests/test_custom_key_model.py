@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from {{ cookiecutter.project_slug }}.api_keys.models import APIKey
 from {{ cookiecutter.project_slug }}.api_keys.permissions import BaseHasAPIKey, HasAPIKey, KeyParser
+from {{ cookiecutter.project_slug }}.api_keys.throttling import APIKeyRateThrottle
 
 from .example_organizations.models import Organization, OrganizationAPIKey
 from .example_organizations.views import OrganizationView
@@ -127,10 +128,12 @@ def test_deleting_the_owner_refuses_its_keys(organization, org_key):
 
 
 @use_these_urls
-def test_a_custom_model_key_is_throttled_logged_and_recorded(org_key, caplog):
+def test_a_custom_model_key_is_throttled_logged_and_recorded(org_key, caplog, monkeypatch):
     api_key, key = org_key
     api_key.throttle_rate = "2/min"
     api_key.save()
+    now = 1_800_000_030.0  # mid-minute: the three requests count in one window
+    monkeypatch.setattr(APIKeyRateThrottle, "timer", lambda self: now)
     with caplog.at_level("INFO", logger="api_keys.usage"):
         statuses = [get("/organization/", key).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]

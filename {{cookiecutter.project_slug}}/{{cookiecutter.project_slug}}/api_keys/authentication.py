@@ -71,11 +71,11 @@ def key_permissions(permission: Any) -> Iterator["BaseHasAPIKey"]:
 
     if isinstance(permission, BaseHasAPIKey):
         yield permission
-    elif isinstance(permission, AND | OR):
-        yield from key_permissions(permission.op1)
-        yield from key_permissions(permission.op2)
-    elif isinstance(permission, NOT):
-        yield from key_permissions(permission.op1)
+    elif isinstance(permission, AND | OR | NOT):
+        operator: Any = permission  # DRF keeps the operands in op1 (and op2)
+        yield from key_permissions(operator.op1)
+        if not isinstance(permission, NOT):
+            yield from key_permissions(operator.op2)
 
 
 class APIKeyAuthentication(BaseAuthentication):

@@ -3,7 +3,6 @@
 import copy
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -76,13 +75,17 @@ def _row_by_lookup_id(model: type["AbstractAPIKey"], alias: str, lookup_id: str)
     return model.from_db(alias, compiled.attnames, row)
 
 
-@cache
-def _has_stock_rules(manager: type) -> bool:
-    return (
-        manager.get_usable_keys is BaseAPIKeyManager.get_usable_keys
-        and manager.get_queryset is BaseManager.get_queryset
-        and manager._queryset_class is models.QuerySet  # type: ignore[attr-defined]
-    )
+_stock_rules: dict[type, bool] = {}  # by manager class
+
+
+def _has_stock_rules(manager: "type[BaseAPIKeyManager[Any]]") -> bool:
+    if manager not in _stock_rules:
+        _stock_rules[manager] = (
+            manager.get_usable_keys is BaseAPIKeyManager.get_usable_keys
+            and manager.get_queryset is BaseManager.get_queryset
+            and manager._queryset_class is models.QuerySet  # type: ignore[attr-defined]
+        )
+    return _stock_rules[manager]
 
 
 # The key model a manager serves, so that a custom model's manager returns that model.
