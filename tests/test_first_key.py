@@ -194,7 +194,10 @@ def test_missing_package_gets_instructions_not_a_failure(
             timeout=120,
             check=False,
         )
-        expected = ("The first API key was not created: ", "pip install -r requirements")
+        expected = (
+            "The first API key was not created: ",
+            "pip install --require-hashes -r requirements-dev.lock",
+        )
         if (
             result.returncode != 0
             or not all(text in result.stdout for text in expected)

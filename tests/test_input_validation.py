@@ -49,9 +49,9 @@ def left_behind(output_root: Path) -> list[Path]:
 
 
 def cookiecutter_command(
-    output_dir: Path, *args: str, stdin: str | None = None
+    output_dir: Path, *args: str, stdin: str | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """The `cookiecutter` command on this template; stderr merged into stdout."""
+    """The `cookiecutter` command on this template, run in `cwd`; stderr merged into stdout."""
     config = output_dir.parent / "cookiecutter-config.yaml"
     config.write_text(
         f"replay_dir: {json.dumps(str(output_dir.parent / 'replay'))}\n"
@@ -61,6 +61,7 @@ def cookiecutter_command(
         [sys.executable, "-m", "cookiecutter", "--config-file", str(config)]
         + ["--output-dir", str(output_dir), *args],
         input=stdin,
+        cwd=cwd,
         env=clean_environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -147,18 +148,7 @@ def test_a_template_path_relative_to_the_current_folder_bakes(tmp_path: Path) ->
     project's folder, and still find the template's code."""
     output_dir = tmp_path / "out"
     output_dir.mkdir()
-    config = tmp_path / "cookiecutter-config.yaml"
-    config.write_text(f"replay_dir: {json.dumps(str(tmp_path / 'replay'))}\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "cookiecutter", "--config-file", str(config), "--no-input"]
-        + ["--output-dir", str(output_dir), TEMPLATE_DIR.name, "set_up_environment=no"],
-        cwd=TEMPLATE_DIR.parent,
-        env=clean_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    args = ("--no-input", TEMPLATE_DIR.name, "set_up_environment=no")
+    result = cookiecutter_command(output_dir, *args, cwd=TEMPLATE_DIR.parent)
     assert result.returncode == 0, result.stdout
     assert (output_dir / "my_api" / "manage.py").is_file()
