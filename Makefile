@@ -102,24 +102,25 @@ demo: .venv/.installed
 
 # One pair of lock files per database x cache combination, compiled from the project's
 # requirements*.txt as rendered for it; the post-generation hook keeps the bake's pair. The
-# options are those of the generated pyproject.toml's [tool.uv.pip], so that the project's own
-# upgrade command (its README) writes the same files.
+# options are those of the project's own upgrade command (its README), so both write the same
+# files.
 PROJECT_DIR := {{cookiecutter.project_slug}}
+COMPILE = --universal --generate-hashes --python-version 3.11 $(if $(UPGRADE),--upgrade)
 locks: .venv/.installed
 	for combination in sqlite-locmem sqlite-redis postgresql-locmem postgresql-redis; do
 		work=build/locks/$$combination
 		target="$(PROJECT_DIR)/locks/$$combination"
 		rm -rf "$$work" && mkdir -p "$$work" "$$target"
-		for file in requirements.txt requirements-dev.txt pyproject.toml; do
+		for file in requirements.txt requirements-dev.txt; do
 			.venv/bin/python -c 'import sys, jinja2; database, cache = sys.argv[2].split("-"); \
 				print(jinja2.Template(open(sys.argv[1]).read()).render(cookiecutter=dict( \
 				database=database, cache=cache, project_slug="project", description="")))' \
 				"$(PROJECT_DIR)/$$file" "$$combination" >"$$work/$$file"
 		done
 		cp "$$target"/*.lock "$$work/" 2>/dev/null || true  # current pins are kept unless UPGRADE
-		(cd "$$work" && ../../../.venv/bin/uv pip compile --quiet $(if $(UPGRADE),--upgrade) \
+		(cd "$$work" && ../../../.venv/bin/uv pip compile --quiet $(COMPILE) \
 			requirements.txt -o requirements.lock \
-			&& ../../../.venv/bin/uv pip compile --quiet $(if $(UPGRADE),--upgrade) \
+			&& ../../../.venv/bin/uv pip compile --quiet $(COMPILE) \
 			requirements-dev.txt -c requirements.lock -o requirements-dev.lock)
 		cp "$$work/requirements.lock" "$$work/requirements-dev.lock" "$$target/"
 	done

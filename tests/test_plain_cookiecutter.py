@@ -64,6 +64,10 @@ class PlainCookiecutter:
             "COOKIECUTTER_CONFIG": str(self.config_file),
             **variables,
         }
+        if self.uv_folder:
+            # uv's own cache, new for each run: a shared one once gave a Python 3.13 .venv a
+            # package built for 3.11 after a 3.11 run at the same temporary paths.
+            environment.setdefault("UV_CACHE_DIR", str(self.uv_folder.parent / "cache"))
         return {name: value for name, value in environment.items() if value is not None}
 
     def run(
