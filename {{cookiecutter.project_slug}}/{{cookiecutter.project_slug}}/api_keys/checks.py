@@ -7,14 +7,10 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, register
 
-from .keys import LOOKUP_ID_MAX_LENGTH
+from .keys import LOOKUP_ID_LENGTHS, SECRET_LENGTHS, is_allowed_length
 from .settings import DEFAULTS
 
 RATE_PATTERN = re.compile(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)")
-
-
-def _is_int(value: Any, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _is_seconds(value: Any) -> bool:
@@ -36,10 +32,13 @@ RULES: dict[str, tuple[Callable[[Any], object], str]] = {
         "None, or a request.META name such as 'HTTP_X_API_KEY' for an X-Api-Key header",
     ),
     "LOOKUP_ID_LENGTH": (
-        lambda v: _is_int(v, 8, LOOKUP_ID_MAX_LENGTH),
-        f"a whole number from 8 to {LOOKUP_ID_MAX_LENGTH}",
+        lambda v: is_allowed_length(v, LOOKUP_ID_LENGTHS),
+        f"a whole number from {LOOKUP_ID_LENGTHS[0]} to {LOOKUP_ID_LENGTHS[-1]}",
     ),
-    "SECRET_LENGTH": (lambda v: _is_int(v, 27, 64), "a whole number from 27 to 64"),
+    "SECRET_LENGTH": (
+        lambda v: is_allowed_length(v, SECRET_LENGTHS),
+        f"a whole number from {SECRET_LENGTHS[0]} to {SECRET_LENGTHS[-1]}",
+    ),
     "THROTTLE_RATE": (
         lambda v: v is None or (isinstance(v, str) and RATE_PATTERN.fullmatch(v)),
         "None, or a rate such as '1000/min', '50/s', '10000/day'",

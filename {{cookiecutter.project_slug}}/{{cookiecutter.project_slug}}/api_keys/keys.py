@@ -5,7 +5,8 @@ A key reads `<brand>_<lookup id>_<secret><checksum>`, e.g. `myapi_4fTq0c9ZbLw2_.
 - the secret, 32 base62 characters (190 bits from `secrets`), is stored only as a SHA-256 digest;
 - the checksum, CRC32 of everything before it in 6 base62 characters, lets a typo or a random
   string be refused without a database query, and lets scanners check a match.
-Keys from djangorestframework-api-key (`<8 char prefix>.<32 char secret>`) are still read.
+Keys from djangorestframework-api-key (`<prefix>.<secret>`, letters and digits, 8.32 unless its
+KeyGenerator was given other lengths) are still read.
 """
 
 import hashlib
@@ -27,13 +28,17 @@ CHECKSUM_LENGTH = 6
 # Model field sizes: room for the lookup ids and hashes of imported keys too.
 LOOKUP_ID_MAX_LENGTH = 16
 HASHED_KEY_MAX_LENGTH = 150
-# Anything longer than this is refused before it is parsed (the longest brand, lookup id and
-# secret that API_KEYS allows add up to 108).
+# Lengths of new keys, whether API_KEYS or KeyGenerator's arguments set them: 27 base62
+# characters carry 160 bits, and the longest brand (20), lookup id and secret add up to 108.
+LOOKUP_ID_LENGTHS = range(8, LOOKUP_ID_MAX_LENGTH + 1)
+SECRET_LENGTHS = range(27, 64 + 1)
+# Anything longer than this is refused before it is parsed.
 MAX_KEY_LENGTH = 128
 
 HASH_ALGORITHM = "sha256"
 LEGACY_HASH_PREFIX = "sha512$$"  # djangorestframework-api-key 3.x
-LEGACY_KEY = re.compile(r"([A-Za-z0-9]{8})\.([A-Za-z0-9]{32})")
+# djangorestframework-api-key's `<prefix>.<secret>`, of whatever lengths its KeyGenerator made.
+LEGACY_KEY = re.compile("([A-Za-z0-9]{1," + str(LOOKUP_ID_MAX_LENGTH) + r"})\.[A-Za-z0-9]+")
 # Compared against when no key has the lookup id, so an unknown id costs what a wrong secret does.
 UNUSABLE_HASH = f"{HASH_ALGORITHM}${'0' * 64}"
 
@@ -73,41 +78,96 @@ def _key_pattern(brand: str, lookup_id_length: int, secret_length: int) -> re.Pa
     return re.compile(f"({re.escape(brand)}_{lookup_id}_{secret}){_base62_run(CHECKSUM_LENGTH)}")
 
 
-class KeyGenerator:
-    """Makes keys, parses presented keys, hashes and verifies secrets."""
+def is_allowed_length(value: object, allowed: range) -> bool:
+    """Whether `value` is a whole number (not a bool) in `allowed`."""
+    return isinstance(value, int) and not isinstance(value, bool) and value in allowed
 
-    def __init__(self, brand: str | None = None) -> None:
+
+def _checked_length(name: str, value: int | None, allowed: range, reason: str) -> int | None:
+    if value is not None and not is_allowed_length(value, allowed):
+        raise ValueError(
+            f"{name} must be a whole number from {allowed[0]} to {allowed[-1]} ({reason}), "
+            f"not {value!r}."
+        )
+    return value
+
+
+class KeyGenerator:
+    """Makes keys, parses presented keys, hashes and verifies secrets.
+
+    `prefix_length` (of the lookup id) and `secret_key_length` default to API_KEYS'
+    LOOKUP_ID_LENGTH and SECRET_LENGTH; `brand` to API_KEYS["BRAND"].
+    """
+
+    def __init__(
+        self,
+        prefix_length: int | None = None,
+        secret_key_length: int | None = None,
+        *,
+        brand: str | None = None,
+    ) -> None:
+        self._prefix_length = _checked_length(
+            "prefix_length",
+            prefix_length,
+            LOOKUP_ID_LENGTHS,
+            f"as API_KEYS['LOOKUP_ID_LENGTH']; the lookup id column holds {LOOKUP_ID_MAX_LENGTH}",
+        )
+        self._secret_key_length = _checked_length(
+            "secret_key_length",
+            secret_key_length,
+            SECRET_LENGTHS,
+            "as API_KEYS['SECRET_LENGTH']; fewer carry under 160 bits, more make keys too long",
+        )
         self._brand = brand
 
     @property
     def brand(self) -> str:
         return self._brand or api_keys_settings().brand
 
+    @property
+    def prefix_length(self) -> int:
+        """Characters of the lookup id of the keys this generator makes and reads."""
+        return self._prefix_length or api_keys_settings().lookup_id_length
+
+    @property
+    def secret_key_length(self) -> int:
+        """Characters of the secret of the keys this generator makes and reads."""
+        return self._secret_key_length or api_keys_settings().secret_length
+
     def get_prefix(self) -> str:
         """A new lookup id."""
-        return get_random_string(api_keys_settings().lookup_id_length, ALPHABET)
+        return get_random_string(self.prefix_length, ALPHABET)
 
     def get_secret_key(self) -> str:
         """A new secret."""
-        return get_random_string(api_keys_settings().secret_length, ALPHABET)
+        return get_random_string(self.secret_key_length, ALPHABET)
 
+    @sensitive_variables()
     def hash(self, value: str) -> str:
-        """The stored form of a secret: `sha256$<hex digest>`."""
-        return f"{HASH_ALGORITHM}${hashlib.sha256(value.encode()).hexdigest()}"
+        """The stored form of a key or of a secret: `sha256$<hex digest>` of the secret.
+
+        A whole key is hashed as `verify` reads it (its secret part; the whole of a
+        `prefix.secret` key); anything else is taken for a secret and hashed as it is.
+        """
+        parsed = self.parse(value)
+        return self._hash_secret(value if parsed is None else parsed.secret)
+
+    def _hash_secret(self, secret: str) -> str:
+        """`hash` for callers that hold the secret already: no second parse."""
+        return f"{HASH_ALGORITHM}${hashlib.sha256(secret.encode()).hexdigest()}"
 
     def generate(self) -> tuple[str, str, str]:
         """A new key, as (key, lookup id, hashed key). Only the key itself is secret."""
         lookup_id, secret = self.get_prefix(), self.get_secret_key()
         body = f"{self.brand}_{lookup_id}_{secret}"
-        return body + checksum(body), lookup_id, self.hash(secret)
+        return body + checksum(body), lookup_id, self._hash_secret(secret)
 
     @sensitive_variables()
     def parse(self, key: str) -> ParsedKey | None:
         """Split a presented key, or None if it is malformed or its checksum is wrong."""
         if len(key) > MAX_KEY_LENGTH:
             return None
-        options = api_keys_settings()
-        pattern = _key_pattern(self.brand, options.lookup_id_length, options.secret_length)
+        pattern = _key_pattern(self.brand, self.prefix_length, self.secret_key_length)
         if match := pattern.fullmatch(key):
             body, lookup_id, secret, check = match.groups()
             if hmac.compare_digest(check, checksum(body)):
@@ -121,7 +181,7 @@ class KeyGenerator:
     def verify_secret(self, secret: str, hashed_key: str) -> bool:
         """Whether `secret` matches `hashed_key`, compared in constant time."""
         if hashed_key.startswith(f"{HASH_ALGORITHM}$"):
-            return hmac.compare_digest(self.hash(secret), hashed_key)
+            return hmac.compare_digest(self._hash_secret(secret), hashed_key)
         if hashed_key.startswith(LEGACY_HASH_PREFIX):
             digest = hashlib.sha512(secret.encode()).hexdigest()
             return hmac.compare_digest(LEGACY_HASH_PREFIX + digest, hashed_key)
@@ -129,9 +189,13 @@ class KeyGenerator:
         # key that matches is rehashed (see `needs_rehash`).
         return check_password(secret, hashed_key)
 
+    def using_preferred_hasher(self, hashed_key: str) -> bool:
+        """Whether `hashed_key` is in the current format (djangorestframework-api-key's name)."""
+        return hashed_key.startswith(f"{HASH_ALGORITHM}$")
+
     def needs_rehash(self, hashed_key: str) -> bool:
         """Whether a stored hash should be replaced by the current algorithm's."""
-        return not hashed_key.startswith(f"{HASH_ALGORITHM}$")
+        return not self.using_preferred_hasher(hashed_key)
 
     def is_slow_hash(self, hashed_key: str) -> bool:
         """Whether checking a secret against `hashed_key` runs a (slow) password hasher."""

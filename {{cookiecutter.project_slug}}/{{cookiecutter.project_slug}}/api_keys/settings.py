@@ -21,7 +21,7 @@ DEFAULTS: dict[str, Any] = {
     # API_KEY_CUSTOM_HEADER (djangorestframework-api-key's name for it) is read when this is not
     # set; the system check refuses two different values.
     "HEADER": None,
-    # Characters of the lookup id (8 to 16) and of the secret (27 or more: 160 bits and up).
+    # Characters of the lookup id (8 to 16) and of the secret (27 to 64: 160 bits and up).
     "LOOKUP_ID_LENGTH": 12,
     "SECRET_LENGTH": 32,
     # Requests per key allowed by APIKeyRateThrottle, as DRF writes rates: "1000/min",

@@ -75,7 +75,7 @@ def find_key(manager: "BaseAPIKeyManager[_Key]", key: str) -> "tuple[bool, _Key 
     if not generator.verify_secret(parsed.secret, hashed_key) or api_key is None:
         api_key = None
     elif generator.needs_rehash(hashed_key):
-        api_key.hashed_key = generator.hash(parsed.secret)
+        api_key.hashed_key = generator._hash_secret(parsed.secret)  # parsed already
         model._base_manager.filter(pk=api_key.pk).update(hashed_key=api_key.hashed_key)
     if stamp is not None and name is not None:
         remember(stamp, name, api_key)

@@ -23,9 +23,9 @@ def sha512_hash(key):
     return "sha512$$" + hashlib.sha512(key.encode()).hexdigest()
 
 
-def create_legacy_table(table=LEGACY_TABLE, *, name_length=50, timestamp=None):
+def create_legacy_table(table=LEGACY_TABLE, *, name_length=50, prefix_length=8, timestamp=None):
     """The table djangorestframework-api-key's migrations leave, column for column; another
-    table may have a longer name column, or timestamps of another type."""
+    table may have longer name or prefix columns, or timestamps of another type."""
     quote = connection.ops.quote_name
 
     def varchar(max_length):
@@ -39,17 +39,26 @@ def create_legacy_table(table=LEGACY_TABLE, *, name_length=50, timestamp=None):
         f"{quote('revoked')} {models.BooleanField().db_type(connection)} NOT NULL",
         f"{quote('expiry_date')} {timestamp} NULL",
         f"{quote('hashed_key')} {varchar(150)} NOT NULL",
-        f"{quote('prefix')} {varchar(8)} NOT NULL UNIQUE",
+        f"{quote('prefix')} {varchar(prefix_length)} NOT NULL UNIQUE",
     ]
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TABLE {quote(table)} ({', '.join(columns)})")
 
 
 def insert_legacy_key(
-    name, hash_key=sha512_hash, *, revoked=False, expiry_date=None, created=None, table=LEGACY_TABLE
+    name,
+    hash_key=sha512_hash,
+    *,
+    revoked=False,
+    expiry_date=None,
+    created=None,
+    table=LEGACY_TABLE,
+    prefix_length=8,
+    secret_key_length=32,
 ):
-    """A row as djangorestframework-api-key writes it; returns (prefix, full key)."""
-    prefix, secret = get_random_string(8), get_random_string(32)
+    """A row as djangorestframework-api-key writes it, with its KeyGenerator's default lengths
+    or the ones given; returns (prefix, full key)."""
+    prefix, secret = get_random_string(prefix_length), get_random_string(secret_key_length)
     key = f"{prefix}.{secret}"
     hashed_key = hash_key(key)
     created = created or timezone.now() - timedelta(days=400)
@@ -125,6 +134,19 @@ def test_a_password_hasher_hash_is_kept_then_replaced_on_first_use(api_client, l
     assert imported.hashed_key.startswith("sha256$")
     assert whoami(api_client, key).status_code == 200
     assert whoami(api_client, f"{prefix}.{'x' * 32}").status_code == 401
+
+
+def test_keys_of_a_generator_with_other_lengths_authenticate(api_client):
+    # djangorestframework-api-key's KeyGenerator(prefix_length=10, secret_key_length=40), on a
+    # table whose prefix column was widened to hold them.
+    create_legacy_table(prefix_length=10)
+    prefix, key = insert_legacy_key("wide", prefix_length=10, secret_key_length=40)
+    assert "Imported 1 API key(s)" in run()
+    response = whoami(api_client, key)
+    assert response.status_code == 200, response.content
+    assert response.json()["lookup_id"] == prefix
+    assert APIKey.objects.get(lookup_id=prefix).hashed_key.startswith("sha256$")
+    assert whoami(api_client, f"{prefix}.{'x' * 40}").status_code == 401
 
 
 def test_revoked_and_expired_keys_stay_refused(api_client, legacy_table):

@@ -6,8 +6,16 @@ import re
 
 import pytest
 from django.contrib.auth.hashers import make_password
+from django.utils.crypto import get_random_string
 
-from ..keys import ALPHABET, CHECKSUM_LENGTH, MAX_KEY_LENGTH, KeyGenerator, checksum
+from ..keys import (
+    ALPHABET,
+    CHECKSUM_LENGTH,
+    MAX_KEY_LENGTH,
+    SECRET_LENGTHS,
+    KeyGenerator,
+    checksum,
+)
 from ..settings import DEFAULTS
 
 LOOKUP_ID_LENGTH = DEFAULTS["LOOKUP_ID_LENGTH"]
@@ -69,7 +77,12 @@ def test_a_changed_character_breaks_the_checksum():
         " acme_AAAAAAAAAAAA_" + "A" * (SECRET_LENGTH + CHECKSUM_LENGTH),
         "acme_ÀAAAAAAAAAAA_" + "A" * (SECRET_LENGTH + CHECKSUM_LENGTH),
         "x" * (MAX_KEY_LENGTH + 1),
-        "abcdefgh.short",
+        "abcdefgh.",
+        ".secret",
+        "abcdefgh.sec-ret",
+        "abcd.efgh.ijkl",
+        "A" * 17 + ".secret",  # a lookup id longer than its column
+        "abcdefgh." + "x" * MAX_KEY_LENGTH,
     ],
 )
 def test_malformed_keys_are_refused_by_the_parser(presented):
@@ -95,9 +108,14 @@ def test_keys_of_djangorestframework_api_key_are_read_whole():
     assert parsed.secret == legacy_key
 
 
+def sha512_hash(key):
+    """How djangorestframework-api-key 3.x hashes a key."""
+    return "sha512$$" + hashlib.sha512(key.encode()).hexdigest()
+
+
 def test_legacy_sha512_hashes_verify():
     legacy_key = "Abcd1234." + "x" * 32
-    stored = "sha512$$" + hashlib.sha512(legacy_key.encode()).hexdigest()
+    stored = sha512_hash(legacy_key)
     assert generator.verify(legacy_key, stored)
     assert not generator.verify("Abcd1234." + "y" * 32, stored)
     assert generator.needs_rehash(stored)
@@ -121,7 +139,93 @@ def test_lengths_come_from_settings(settings):
 
 
 def test_smallest_allowed_secret_still_has_160_bits():
-    assert 27 * math.log2(len(ALPHABET)) >= 160
+    assert SECRET_LENGTHS[0] * math.log2(len(ALPHABET)) >= 160
+
+
+def test_the_longest_key_allowed_is_read():
+    longest_brand = "a" * 20  # the longest the settings check allows
+    made_by = KeyGenerator(16, SECRET_LENGTHS[-1], brand=longest_brand)
+    key, lookup_id, _ = made_by.generate()
+    assert len(key) <= MAX_KEY_LENGTH
+    assert made_by.parse(key).lookup_id == lookup_id
+
+
+@pytest.mark.parametrize(
+    "made_by",
+    [
+        KeyGenerator(8, 40, brand="acme"),
+        KeyGenerator(prefix_length=8, secret_key_length=40, brand="acme"),
+    ],
+)
+def test_lengths_are_given_as_djangorestframework_api_key_takes_them(made_by):
+    key, lookup_id, hashed_key = made_by.generate()
+    assert (made_by.prefix_length, made_by.secret_key_length) == (8, 40)
+    assert len(lookup_id) == 8
+    assert len(key) == len("acme_") + 8 + 1 + 40 + CHECKSUM_LENGTH
+    assert made_by.parse(key).lookup_id == lookup_id
+    assert made_by.verify(key, hashed_key)
+    assert generator.parse(key) is None  # the settings' lengths: 12 and 32
+
+
+def test_lengths_given_to_the_generator_win_over_settings(settings):
+    settings.API_KEYS = {"LOOKUP_ID_LENGTH": 10, "SECRET_LENGTH": 30}
+    assert (KeyGenerator(16).prefix_length, KeyGenerator(16).secret_key_length) == (16, 30)
+    assert (KeyGenerator().prefix_length, KeyGenerator().secret_key_length) == (10, 30)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"prefix_length": 7}, "prefix_length must be a whole number from 8 to 16 "),
+        ({"prefix_length": 17}, "prefix_length must be a whole number from 8 to 16 "),
+        ({"prefix_length": "12"}, "prefix_length must be a whole number from 8 to 16 "),
+        ({"prefix_length": True}, "prefix_length must be a whole number from 8 to 16 "),
+        ({"secret_key_length": 26}, "secret_key_length must be a whole number from 27 to 64 "),
+        ({"secret_key_length": 65}, "secret_key_length must be a whole number from 27 to 64 "),
+        ({"secret_key_length": 32.0}, "secret_key_length must be a whole number from 27 to 64 "),
+    ],
+)
+def test_lengths_out_of_range_are_refused_with_a_sentence(arguments, message):
+    with pytest.raises(ValueError, match=re.escape(message)) as raised:
+        KeyGenerator(**arguments)
+    assert str(raised.value).endswith(f"not {next(iter(arguments.values()))!r}.")
+
+
+def test_a_whole_key_hashes_to_what_verify_accepts():
+    key, _, hashed_key = generator.generate()
+    secret = generator.parse(key).secret
+    assert generator.hash(key) == hashed_key == generator.hash(secret)
+    assert generator.verify(key, generator.hash(key))
+    assert not generator.verify(key, generator.hash(generator.generate()[0]))
+
+
+def test_a_legacy_key_hashes_whole_as_djangorestframework_api_key_did():
+    legacy_key = f"{get_random_string(10)}.{get_random_string(40)}"
+    assert generator.hash(legacy_key) == f"sha256${hashlib.sha256(legacy_key.encode()).hexdigest()}"
+    assert generator.verify(legacy_key, generator.hash(legacy_key))
+
+
+def test_a_bare_secret_is_hashed_as_it_is():
+    assert generator.hash("s3cret") == f"sha256${hashlib.sha256(b's3cret').hexdigest()}"
+
+
+def test_using_preferred_hasher_tells_current_hashes_from_old_ones():
+    legacy_key = "Abcd1234." + "x" * 32
+    assert generator.using_preferred_hasher(generator.hash(legacy_key))
+    assert not generator.using_preferred_hasher(sha512_hash(legacy_key))
+    assert not generator.using_preferred_hasher(make_password(legacy_key))
+
+
+@pytest.mark.parametrize(("prefix_length", "secret_length"), [(1, 1), (8, 32), (10, 40), (16, 100)])
+def test_legacy_keys_of_any_length_the_package_made_are_read(prefix_length, secret_length):
+    # As djangorestframework-api-key's KeyGenerator(prefix_length, secret_key_length) makes them.
+    prefix, secret = get_random_string(prefix_length), get_random_string(secret_length)
+    legacy_key = f"{prefix}.{secret}"
+    parsed = generator.parse(legacy_key)
+    assert parsed.lookup_id == prefix
+    assert parsed.secret == legacy_key
+    assert generator.verify(legacy_key, sha512_hash(legacy_key))
+    assert not generator.verify(f"{prefix}.{secret}x", sha512_hash(legacy_key))
 
 
 def test_brand_comes_from_settings(settings):
