@@ -35,13 +35,21 @@ def key_header() -> tuple[str, str]:
     return "Authorization", f"{options.keyword} <key>"
 
 
+class SettingsKeyword:
+    """`KeyParser.keyword` until a subclass or an instance sets its own: API_KEYS["KEYWORD"],
+    read each time, so that a changed setting applies."""
+
+    def __get__(self, instance: object, owner: type | None = None) -> str:
+        return api_keys_settings().keyword
+
+
 class KeyParser:
     """Reads the presented key from `Authorization: Api-Key <key>` or the configured header.
 
     Subclass it and set `keyword` (e.g. "Bearer") to read `Authorization: <keyword> <key>`.
     """
 
-    keyword: str | None = None  # None: API_KEYS["KEYWORD"]
+    keyword = SettingsKeyword()  # reads as a str: API_KEYS["KEYWORD"], "Api-Key" by default
 
     def get(self, request: HttpRequest | Request) -> str | None:
         header = api_keys_settings().header
@@ -50,7 +58,7 @@ class KeyParser:
         return self.get_from_authorization(request)
 
     def get_keyword(self) -> str:
-        return self.keyword or api_keys_settings().keyword
+        return self.keyword
 
     @sensitive_variables()
     def get_from_authorization(self, request: HttpRequest | Request) -> str | None:

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from .. import keys
 from ..keys import KeyGenerator, checksum
 from ..models import APIKey
-from ..permissions import HasAPIKey
+from ..permissions import HasAPIKey, KeyParser
 
 pytestmark = pytest.mark.django_db
 WHOAMI = "/api/v1/whoami/"
@@ -219,3 +219,32 @@ def test_keyword_from_settings(api_client):
     response = api_client.get(WHOAMI, HTTP_AUTHORIZATION=f"Api-Key {key}")
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Key"
+
+
+def test_key_parser_keyword_reads_as_djangorestframework_api_key_s():
+    assert KeyParser.keyword == "Api-Key"
+    assert KeyParser().keyword == "Api-Key"
+    assert KeyParser().get_keyword() == "Api-Key"
+
+
+@override_settings(API_KEYS={"KEYWORD": "Key"})
+def test_key_parser_keyword_follows_the_setting():
+    assert KeyParser.keyword == "Key"
+    assert KeyParser().get_keyword() == "Key"
+
+
+@override_settings(API_KEYS={"KEYWORD": "Key"})
+def test_a_keyword_set_on_a_subclass_or_an_instance_wins_over_the_setting():
+    class BearerKeyParser(KeyParser):
+        keyword = "Bearer"
+
+    assert BearerKeyParser.keyword == "Bearer"
+    assert BearerKeyParser().get_keyword() == "Bearer"
+    parser = KeyParser()
+    parser.keyword = "Token"
+    assert parser.get_keyword() == "Token"
+    assert KeyParser().get_keyword() == "Key"
+    request = HttpRequest()
+    request.META["HTTP_AUTHORIZATION"] = "token abc"
+    assert parser.get(request) == "abc"
+    assert KeyParser().get(request) is None
