@@ -125,9 +125,10 @@ class APIKeyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # no [] at 
         return fields
 
     def save_model(
-        self, request: HttpRequest, obj: AbstractAPIKey, form: Any, change: bool
+        self, request: HttpRequest, obj: AbstractAPIKey, form: Any = None, change: bool = False
     ) -> None:
-        if not change:
+        # A key not yet in the database gets its secret; a saved one keeps it, whatever `change`.
+        if obj._state.adding:
             # Held on the request only until response_add renders it; never in a message,
             # which the cookie storage would put in the browser.
             request._new_api_key = self.model.objects.assign_key(obj)  # type: ignore[attr-defined]

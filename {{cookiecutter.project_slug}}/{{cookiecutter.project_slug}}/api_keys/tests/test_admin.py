@@ -4,12 +4,14 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
+from ..admin import APIKeyModelAdmin
 from ..models import APIKey
 
 pytestmark = pytest.mark.django_db
@@ -71,6 +73,36 @@ def test_the_key_page_answers_the_post_and_forgets_it_on_reload(admin_client):
     change_url = reverse("admin:api_keys_apikey_change", args=[api_key.pk])
     assert "forget-form-post.js" in page
     assert f'data-location="{change_url}"' in page
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_a_key_without_a_name_is_refused_with_a_message(admin_client, name):
+    response = admin_client.post(ADD_URL, {"name": name, "expiry_date_0": "", "expiry_date_1": ""})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"name": ["This field is required."]}
+    assert "key" not in response.context
+    assert not APIKey.objects.exists()
+
+
+def test_save_model_called_as_djangorestframework_api_key_allows_creates_a_key(rf):
+    request = rf.post(ADD_URL)
+    api_key = APIKey(name="from code")
+    APIKeyModelAdmin(APIKey, admin.site).save_model(request, api_key)  # no form, no change
+    key = request._new_api_key
+    assert APIKey.objects.get_from_key(key) == api_key
+
+
+def test_save_model_never_replaces_the_key_of_a_saved_key(rf):
+    api_key, key = APIKey.objects.create_key(name="partner")
+    stored = (api_key.lookup_id, api_key.hashed_key)
+    api_key.name = "renamed"
+    request = rf.post(ADD_URL)
+    APIKeyModelAdmin(APIKey, admin.site).save_model(request, api_key)  # change=False
+    api_key.refresh_from_db()
+    assert (api_key.lookup_id, api_key.hashed_key) == stored
+    assert api_key.name == "renamed"
+    assert APIKey.objects.is_valid(key)
+    assert not hasattr(request, "_new_api_key")
 
 
 def test_admin_lists_keys_with_their_state(admin_client):
