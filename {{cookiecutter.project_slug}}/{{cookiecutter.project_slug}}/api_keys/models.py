@@ -243,12 +243,20 @@ class AbstractAPIKey(models.Model):
     def save(self, *args: Any, update_fields: Any = None, **kwargs: Any) -> None:
         saved = None if update_fields is None else set(update_fields)
         self._validate_irreversible(saved)
+        if saved is None or "name" in saved:
+            self._validate_name()
         if saved is None or saved & {"scopes", "throttle_rate"}:
             self._validate_access()
         super().save(*args, update_fields=update_fields, **kwargs)
 
     def clean(self) -> None:
         self._validate_irreversible(None)
+
+    def _validate_name(self) -> None:
+        """Refuse an empty name, however the key is saved (the field alone refuses it only in
+        forms): a nameless key cannot be told apart in the admin, the lists or the logs."""
+        if not self.name or not str(self.name).strip():
+            raise ValidationError({"name": "An API key needs a name, saying who or what uses it."})
 
     def _validate_access(self) -> None:
         """Scopes and throttle rate, however they were set (the admin and the commands check

@@ -248,3 +248,17 @@ def test_a_date_that_cannot_be_read_stops_the_import_with_the_row_number(column)
         "a date and time. Nothing was imported."
     )
     assert not APIKey.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_a_row_without_a_name_stops_the_import_with_the_row_number(legacy_table, name):
+    long_ago = timezone.now() - timedelta(days=900)
+    insert_legacy_key("first", created=long_ago)
+    prefix, _ = insert_legacy_key(name)
+    with pytest.raises(CommandError) as raised:
+        run()
+    assert str(raised.value) == (
+        f"Row 2 of {legacy_table} (prefix {prefix!r}) cannot be imported: An API key needs a "
+        "name, saying who or what uses it. Nothing was imported."
+    )
+    assert not APIKey.objects.exists()

@@ -30,6 +30,44 @@ def test_create_key_ignores_a_given_id():
     assert api_key.pk != 12345
 
 
+NO_NAME = {"name": ["An API key needs a name, saying who or what uses it."]}
+
+
+@pytest.mark.parametrize("name", ["", "   ", None])
+def test_a_key_without_a_name_is_refused(name):
+    with pytest.raises(ValidationError) as raised:
+        APIKey.objects.create_key(name=name)
+    assert raised.value.message_dict == NO_NAME
+    with pytest.raises(ValidationError) as raised:
+        APIKey(name=name, lookup_id="Abcd1234", hashed_key="sha256$0").save()
+    assert raised.value.message_dict == NO_NAME
+    assert not APIKey.objects.exists()
+
+
+def test_create_key_needs_a_name():
+    with pytest.raises(ValidationError) as raised:
+        APIKey.objects.create_key()
+    assert raised.value.message_dict == NO_NAME
+    assert not APIKey.objects.exists()
+
+
+def test_a_key_cannot_be_renamed_to_nothing():
+    api_key, _ = APIKey.objects.create_key(name="billing")
+    api_key.name = " "
+    for update_fields in (None, ["name"]):
+        with pytest.raises(ValidationError):
+            api_key.save(update_fields=update_fields)
+    assert APIKey.objects.get(pk=api_key.pk).name == "billing"
+
+
+def test_a_stored_key_without_a_name_can_still_be_revoked():
+    api_key, key = APIKey.objects.create_key(name="billing")
+    APIKey.objects.filter(pk=api_key.pk).update(name="")  # as an older version allowed
+    api_key.refresh_from_db()
+    api_key.revoke()
+    assert not APIKey.objects.is_valid(key)
+
+
 def test_is_valid_and_get_from_key():
     api_key, key = APIKey.objects.create_key(name="billing")
     assert APIKey.objects.is_valid(key)
