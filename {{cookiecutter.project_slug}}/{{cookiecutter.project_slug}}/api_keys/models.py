@@ -100,6 +100,9 @@ class BaseAPIKeyManager(models.Manager[_Key]):
     def assign_key(self, obj: _Key) -> str:
         """Give `obj` a new key and return it; the caller saves `obj`."""
         key, obj.lookup_id, obj.hashed_key = self.key_generator.generate()
+        if not obj.pk and not isinstance(obj._meta.pk, models.AutoField):
+            # A table kept from djangorestframework-api-key, whose primary key is a string.
+            obj.pk = obj.lookup_id
         return key
 
     def create_key(self, **kwargs: Any) -> tuple[_Key, str]:
