@@ -1,6 +1,7 @@
-"""The generated README's "Customise the key model" section, applied as a user would: to a copy
-of a bake, with the code and the shell commands taken from the baked README itself, so that the
-text cannot drift from what the tests check.
+"""A section of the generated README ("Customise the key model", "Moving from
+djangorestframework-api-key"), applied as a user would: to a copy of a bake, with the code and
+the shell commands taken from the baked README itself, so that the text cannot drift from what
+the tests check.
 
 The section's fenced blocks are its steps, in order:
 
@@ -55,10 +56,10 @@ def section(readme: str, title: str = SECTION) -> str:
     return re.split(r"^## ", parts[1], maxsplit=1, flags=re.MULTILINE)[0]
 
 
-def recipe_steps(readme: str) -> list[Step]:
+def recipe_steps(readme: str, title: str = SECTION) -> list[Step]:
     """The section's steps, in the README's order."""
     steps = []
-    for language, body in FENCE.findall(section(readme)):
+    for language, body in FENCE.findall(section(readme, title)):
         if language == "sh":
             steps += [Step("run", line.strip()) for line in body.splitlines() if line.strip()]
         elif language == "python":
@@ -69,7 +70,7 @@ def recipe_steps(readme: str) -> list[Step]:
                 steps.append(Step("write", match["path"], body))
             elif first_line.startswith("#"):
                 pytest.fail(
-                    f"In '{SECTION}', a python block starts with {first_line!r}, which names "
+                    f"In '{title}', a python block starts with {first_line!r}, which names "
                     "neither a file to write ('# app/file.py') nor one to append to "
                     "('# append to path/file.py').",
                     pytrace=False,
@@ -83,12 +84,14 @@ def copy_for_recipe(project: BakedProject, destination: Path) -> BakedProject:
     return dataclasses.replace(project, path=path)
 
 
-def run_step(project: BakedProject, command: str, variables: dict[str, str]) -> str:
+def run_step(
+    project: BakedProject, command: str, variables: dict[str, str], title: str = SECTION
+) -> str:
     """Run one of the section's shell lines, `python manage.py ...`, in the project folder."""
     words = shlex.split(command)
     if words[:2] != ["python", "manage.py"]:
         pytest.fail(
-            f"'{SECTION}' asks to run {command!r}; this test runs only `python manage.py` lines.",
+            f"'{title}' asks to run {command!r}; this test runs only `python manage.py` lines.",
             pytrace=False,
         )
     result = subprocess.run(
@@ -103,28 +106,31 @@ def run_step(project: BakedProject, command: str, variables: dict[str, str]) -> 
     )
     if result.returncode != 0:
         pytest.fail(
-            f"'{SECTION}' cannot be followed as written: {command!r} failed.\n"
+            f"'{title}' cannot be followed as written: {command!r} failed.\n"
             + format_output(result),
             pytrace=False,
         )
     return result.stdout
 
 
-def apply_recipe(project: BakedProject, variables: dict[str, str]) -> list[str]:
-    """Follow the README section in `project` (a copy), with `variables` in the environment of
-    its commands (DATABASE_URL, REDIS_URL); return what was done, one line per step."""
+def apply_recipe(
+    project: BakedProject, variables: dict[str, str], title: str = SECTION
+) -> list[str]:
+    """Follow the README section `title` in `project` (a copy), with `variables` in the
+    environment of its commands (DATABASE_URL, REDIS_URL); return what was done, one line per
+    step."""
     readme = (project.path / "README.md").read_text(encoding="utf-8")
     done = []
-    for step in recipe_steps(readme):
+    for step in recipe_steps(readme, title):
         if step.kind == "run":
-            run_step(project, step.target, variables)
+            run_step(project, step.target, variables, title)
             done.append(f"ran {step.target}")
             continue
         path = project.path / step.target
         if step.kind == "write":
             if not path.parent.is_dir():
                 pytest.fail(
-                    f"'{SECTION}' writes {step.target}, but no step before it makes "
+                    f"'{title}' writes {step.target}, but no step before it makes "
                     f"{path.parent.relative_to(project.path)}/.",
                     pytrace=False,
                 )
@@ -133,7 +139,7 @@ def apply_recipe(project: BakedProject, variables: dict[str, str]) -> list[str]:
         else:
             if not path.is_file():
                 pytest.fail(
-                    f"'{SECTION}' appends to {step.target}, which the project does not have.",
+                    f"'{title}' appends to {step.target}, which the project does not have.",
                     pytrace=False,
                 )
             with path.open("a", encoding="utf-8") as file:
