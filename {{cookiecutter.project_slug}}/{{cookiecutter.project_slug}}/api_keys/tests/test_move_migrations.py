@@ -125,3 +125,20 @@ def test_a_project_without_the_package_has_nothing_to_change(billing):
     (billing / "0002_revoke_bootstrap_keys.py").unlink()
 
     assert move() == "Nothing to change: no migration refers to the package.\n"
+
+
+def test_a_key_model_still_built_on_the_package_is_refused_first(billing, monkeypatch):
+    package_base = type("AbstractAPIKey", (), {"__module__": "rest_framework_api_key.models"})
+    meta = SimpleNamespace(label="billing.InvoiceAPIKey")
+    model = type("InvoiceAPIKey", (package_base,), {"__module__": "billing.models", "_meta": meta})
+    app = SimpleNamespace(label="billing", path=str(billing.parent), get_models=lambda: [model])
+    monkeypatch.setattr(moveapikeymigrations, "project_apps", lambda: [app])
+
+    with pytest.raises(CommandError) as refusal:
+        move()
+
+    assert str(refusal.value).startswith(
+        "billing.InvoiceAPIKey still subclass djangorestframework-api-key's AbstractAPIKey: "
+        "import it from "
+    )
+    assert (billing / "0002_revoke_bootstrap_keys.py").read_text() == DATA_MIGRATION

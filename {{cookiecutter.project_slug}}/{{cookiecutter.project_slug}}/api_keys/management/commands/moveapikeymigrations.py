@@ -67,6 +67,7 @@ class Command(DatabaseCommand):
     def handle(self, *args: Any, dry_run: bool, **options: Any) -> None:
         own_label = AbstractAPIKey._meta.app_label
         own_apps = [app for app in project_apps() if app.label != own_label]
+        self.check_models(own_apps)
         target = self.own_leaf(own_label)
         rewrites = self.find_rewrites(own_apps, target)
         self.check_history(rewrites, target)
@@ -90,6 +91,23 @@ class Command(DatabaseCommand):
         if not dry_run:
             self.stdout.write(
                 "Next: python manage.py makemigrations, then python manage.py migrate."
+            )
+
+    def check_models(self, own_apps: list[AppConfig]) -> None:
+        """Refuse while a key model is still built on the package's AbstractAPIKey: its table's
+        migration would be missed, and makemigrations would then ask for a lookup_id."""
+        still_on_the_package = [
+            model._meta.label
+            for app in own_apps
+            for model in app.get_models()
+            if any(base.__module__.startswith(f"{OLD_LABEL}.") for base in model.__mro__)
+        ]
+        if still_on_the_package:
+            raise CommandError(
+                f"{', '.join(still_on_the_package)} still subclass djangorestframework-api-key's "
+                f"AbstractAPIKey: import it from {AbstractAPIKey.__module__} instead (step 2 of "
+                "the README's 'Moving from djangorestframework-api-key'), then run this command "
+                "again. Nothing was written."
             )
 
     def own_leaf(self, label: str) -> tuple[str, str]:
