@@ -112,6 +112,25 @@ for label, (api_key, _) in made.items():
 print(json.dumps({"keys": {label: key for label, (_, key) in made.items()}, "acme": acme.pk}))
 """
 ACCEPTED = ("service", "organization")
+# The admin's pages for the kept table, whose primary keys are strings ("<prefix>.sha512$$..."):
+# the set of status codes of the list and of each key's change and rotate pages, and their number.
+ADMIN_PAGES = """
+from django.contrib.admin.utils import quote
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from organizations.models import OrganizationAPIKey
+
+user = get_user_model().objects.create_superuser("moved-admin", "admin@example.com", None)
+client = Client(SERVER_NAME="localhost")
+client.force_login(user)
+pages = [reverse("admin:organizations_organizationapikey_changelist")]
+for pk in OrganizationAPIKey.objects.values_list("pk", flat=True):
+    pages.append(reverse("admin:organizations_organizationapikey_change", args=[quote(pk)]))
+    pages.append(reverse("admin:organizations_organizationapikey_rotate", args=[quote(pk)]))
+print(sorted({client.get(page, secure=True).status_code for page in pages}), len(pages))
+"""
 
 
 @dataclass(frozen=True)
@@ -313,3 +332,10 @@ def test_the_admin_url_names_in_the_guide_exist(move) -> None:
     output = run(move.project, move.variables, "manage.py", "shell", "-c", code)
     assert "/admin/api_keys/apikey/ /admin/api_keys/apikey/add/" in output
     assert "/admin/api_keys/apikey/1/change/ /admin/api_keys/apikey/1/delete/" in output
+
+
+def test_the_admin_shows_the_kept_table(move) -> None:
+    output = run(move.project, move.variables, "manage.py", "shell", "-c", ADMIN_PAGES)
+    statuses, pages = output.splitlines()[-1].rsplit(" ", 1)
+    assert statuses == "[200]", output
+    assert int(pages) >= 1 + 2 * 4, output  # the list, and at least the four old keys
