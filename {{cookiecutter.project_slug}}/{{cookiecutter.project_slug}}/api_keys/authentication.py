@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from .models import AbstractAPIKey, APIKey
 from .settings import api_keys_settings
 from .throttling import RefusalThrottle
-from .verification import Verdict, verify_key, verify_request
+from .verification import Verdict, presented_key, verify_key, verify_request
 
 if TYPE_CHECKING:
     from .permissions import BaseHasAPIKey
@@ -62,7 +62,8 @@ class KeyParser:
 
     @sensitive_variables()
     def get_from_authorization(self, request: HttpRequest | Request) -> str | None:
-        authorization = request.META.get("HTTP_AUTHORIZATION", "")
+        # META of the Django request: a DRF Request would look it up through __getattr__.
+        authorization = getattr(request, "_request", request).META.get("HTTP_AUTHORIZATION", "")
         keyword, found, key = authorization.partition(" ")
         if not found or keyword.lower() != self.get_keyword().lower():
             return None
@@ -115,28 +116,34 @@ class APIKeyAuthentication(BaseAuthentication):
         self.refusals.count(request)
         raise AuthenticationFailed(refusals[0].message, code=refusals[0].code)
 
-    @sensitive_variables()
     def presented_keys(self, request: Request) -> list[tuple[type[AbstractAPIKey], str]]:
-        """(model, key) for each key permission of the view that finds a key in the request."""
+        """(model, key) for each key permission of the view that finds a key in the request.
+        (Called by `authenticate`, whose `sensitive_variables` covers this frame too.)"""
         permissions = self.key_permissions(request)
         if not permissions:
             key = self.key_parser.get(request)
             return [] if key is None else [(self.model, key)]
         presented = []
         for permission in permissions:
-            key = permission.get_key(request)
+            key = presented_key(request, permission)
             if key is not None and permission.model is not None:
                 presented.append((permission.model, key))
         return presented
 
     def key_permissions(self, request: Request) -> list["BaseHasAPIKey"]:
         """The key permissions of the view that handles `request`, in order."""
+        from .permissions import BaseHasAPIKey
+
         view = (getattr(request, "parser_context", None) or {}).get("view")
         if view is None:
             return []
-        return [
-            found for permission in view.get_permissions() for found in key_permissions(permission)
-        ]
+        found: list[BaseHasAPIKey] = []
+        for permission in view.get_permissions():
+            if isinstance(permission, BaseHasAPIKey):
+                found.append(permission)  # the usual case, without key_permissions' generator
+            else:
+                found += key_permissions(permission)
+        return found
 
     def verify(self, key: str) -> AbstractAPIKey:
         """The usable, unexpired key object for `key` (recorded as used), or

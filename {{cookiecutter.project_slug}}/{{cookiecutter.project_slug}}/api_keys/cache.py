@@ -34,6 +34,8 @@ class _Verdicts(threading.local):
         self.refused: OrderedDict[bytes, None] = OrderedDict()
         self.cursor: Any = None  # a cursor of `connection`, kept for the pragma
         self.connection: Any = None
+        # This thread's Django connection by alias: the same object for the thread's life.
+        self.wrappers: dict[str, Any] = {}
 
 
 _verdicts = _Verdicts()
@@ -43,7 +45,9 @@ def database_stamp(alias: str) -> tuple[Any, int, int] | None:
     """What changes whenever the database does, as seen from this thread's connection; None
     where verdicts cannot be remembered (not SQLite, inside a transaction, or the pragma failed:
     the query that follows then fails as any query would)."""
-    connection = connections[alias]
+    connection = _verdicts.wrappers.get(alias)
+    if connection is None:
+        connection = _verdicts.wrappers[alias] = connections[alias]
     if connection.vendor != "sqlite" or connection.in_atomic_block:
         return None
     if connection.connection is None:
@@ -59,8 +63,14 @@ def database_stamp(alias: str) -> tuple[Any, int, int] | None:
     return raw, version, raw.total_changes
 
 
+_labels: dict[type, bytes] = {}
+
+
 def digest(model: "type[AbstractAPIKey]", key: str) -> bytes:
-    return hashlib.sha256(f"{model._meta.label_lower}\x00{key}".encode()).digest()
+    label = _labels.get(model)
+    if label is None:
+        label = _labels[model] = f"{model._meta.label_lower}\x00".encode()
+    return hashlib.sha256(label + key.encode()).digest()
 
 
 def recall(stamp: tuple[Any, int, int], name: bytes) -> "tuple[bool, AbstractAPIKey | None]":
@@ -90,5 +100,6 @@ def remember(stamp: tuple[Any, int, int], name: bytes, api_key: "AbstractAPIKey 
 def forget_all() -> None:
     """Forget this thread's verdicts (tests use it; changes need no call)."""
     _verdicts.stamp = _verdicts.cursor = _verdicts.connection = None
+    _verdicts.wrappers.clear()
     _verdicts.accepted.clear()
     _verdicts.refused.clear()

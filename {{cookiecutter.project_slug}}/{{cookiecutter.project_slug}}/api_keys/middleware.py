@@ -41,6 +41,8 @@ class UsageLogMiddleware:
         return isinstance(view_class, type) and issubclass(view_class, APIView)
 
     def log(self, request: HttpRequest, response: HttpResponse, duration_ms: float) -> None:
+        if not logger.isEnabledFor(logging.INFO):
+            return  # nothing to format
         api_key = verified_key(request)
         fields = {
             "method": request.method,

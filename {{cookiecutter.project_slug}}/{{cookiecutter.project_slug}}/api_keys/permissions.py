@@ -9,7 +9,7 @@ from rest_framework.request import Request
 
 from .authentication import KeyParser
 from .models import AbstractAPIKey, APIKey
-from .verification import verify_request
+from .verification import permission_verdict
 
 __all__ = ["BaseHasAPIKey", "HasAPIKey", "KeyParser", "missing_scopes"]
 
@@ -39,10 +39,9 @@ class BaseHasAPIKey(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         if self.model is None:
             raise TypeError(f"{type(self).__name__} must set `model` to a key model.")
-        key = self.get_key(request)
-        if key is None:
-            return False
-        api_key = verify_request(request, self.model, key).api_key
+        # Read and checked once, with the authentication class if it ran.
+        verdict = permission_verdict(request, self)
+        api_key = verdict.api_key if verdict is not None else None
         if api_key is None:
             return False
         if missing := missing_scopes(api_key, view):

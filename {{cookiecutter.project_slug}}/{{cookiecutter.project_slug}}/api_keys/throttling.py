@@ -3,7 +3,7 @@ keys per client address (`RefusalThrottle`, used by the authentication class).""
 
 import math
 import time
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 from rest_framework.exceptions import Throttled
@@ -12,6 +12,9 @@ from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from .settings import api_keys_settings, parse_rate
 from .verification import verified_key, warn_cache_unavailable
+
+if TYPE_CHECKING:
+    from .models import AbstractAPIKey
 
 
 class APIKeyRateThrottle(SimpleRateThrottle):
@@ -36,7 +39,9 @@ class APIKeyRateThrottle(SimpleRateThrottle):
         return api_keys_settings().throttle_rate
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
-        api_key = verified_key(request)
+        return self.key_of(verified_key(request))
+
+    def key_of(self, api_key: "AbstractAPIKey | None") -> str | None:
         if api_key is None:
             return None
         ident = f"{api_key._meta.label_lower}:{api_key.lookup_id}"
@@ -44,12 +49,15 @@ class APIKeyRateThrottle(SimpleRateThrottle):
 
     def allow_request(self, request: Request, view: Any) -> bool:
         api_key = verified_key(request)
-        self.rate = (api_key.throttle_rate if api_key is not None else "") or self.get_rate()
-        self.key = self.get_cache_key(request, view)
+        if api_key is None:
+            return True
+        self.rate = api_key.throttle_rate or self.get_rate()
+        self.key = self.key_of(api_key)
         if self.rate is None or self.key is None:
             return True
         # A rate that is not None parses to two numbers.
-        num_requests, duration = cast(tuple[int, int], self.parse_rate(self.rate))
+        parsed: tuple[int, int] = self.parse_rate(self.rate)  # type: ignore[assignment]
+        num_requests, duration = parsed
         self.num_requests, self.duration = num_requests, duration
         self.now = self.timer()
         window = int(self.now // duration)

@@ -11,10 +11,9 @@ next request.
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.cache import cache
-from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
 from .cache import database_stamp, digest, recall, remember
@@ -23,6 +22,7 @@ from .settings import api_keys_settings, parse_rate
 
 if TYPE_CHECKING:
     from .models import AbstractAPIKey, BaseAPIKeyManager
+    from .permissions import BaseHasAPIKey
 
 _Key = TypeVar("_Key", bound="AbstractAPIKey")
 
@@ -63,7 +63,7 @@ def find_key(manager: "BaseAPIKeyManager[_Key]", key: str) -> "tuple[bool, _Key 
         name = digest(model, key)
         known, remembered = recall(stamp, name)
         if known:  # remembered for this manager's model, by the digest's model label
-            return True, cast("_Key | None", remembered)
+            return True, remembered  # type: ignore[return-value]  # (no cast: a call per hit)
     generator = manager.key_generator
     parsed = generator.parse(key)
     if parsed is None:
@@ -94,43 +94,72 @@ def verify_key(manager: "BaseAPIKeyManager[Any]", key: str) -> Verdict:
     return Verdict("accepted", "", api_key)
 
 
-# The verdicts of one request, by model and key, on the Django request (a DRF Request passes
-# attributes through to it), so that authentication and permissions check a key once.
-_VERDICTS = "_api_key_verdicts"
-_VERIFIED = "_verified_api_key"
+# What one request's key checks found, on the Django request (a DRF Request passes attributes
+# through to it): the key each kind of key permission reads, and the verdicts by model and key,
+# so that the authentication class and the permissions read and check a key once.
+_MEMO = "_api_keys_memo"
+_VERIFIED = "_verified_api_key"  # the key the request was accepted with
 
 
-def _django_request(request: Any) -> HttpRequest:
-    django_request: HttpRequest = getattr(request, "_request", request)
-    return django_request
+def _memo(request: Any) -> dict[Any, Any]:
+    attributes = getattr(request, "_request", request).__dict__
+    try:
+        memo: dict[Any, Any] = attributes[_MEMO]
+    except KeyError:
+        memo = attributes[_MEMO] = {}
+    return memo
 
 
-@sensitive_variables()
+# Not `sensitive_variables`, to keep a request's path short: its callers (the authentication
+# class and the key permissions) are, which hides this frame's variables from error reports too.
 def verify_request(request: Any, model: "type[AbstractAPIKey]", key: str) -> Verdict:
     """`verify_key` for a request, done at most once per request, model and key; the first key
     accepted is recorded as used and becomes `verified_key(request)`."""
-    attributes = _django_request(request).__dict__
-    verdicts: dict[tuple[type, str], Verdict] = attributes.setdefault(_VERDICTS, {})
-    verdict = verdicts.get((model, key))
+    memo = _memo(request)
+    verdict: Verdict | None = memo.get((model, key))
     if verdict is None:
-        verdict = verdicts[(model, key)] = verify_key(model.objects, key)
+        manager = model.objects
+        verdict = memo[(model, key)] = verify_key(manager, key)
+        attributes = getattr(request, "_request", request).__dict__
         if verdict.api_key is not None and attributes.get(_VERIFIED) is None:
             attributes[_VERIFIED] = verdict.api_key
-            model.objects.record_use(verdict.api_key)
+            manager.record_use(verdict.api_key)
     return verdict
+
+
+def presented_key(request: Any, permission: "BaseHasAPIKey") -> str | None:
+    """`permission.get_key(request)`, read once per request and kind of key permission (its
+    class, model and parser), so that the authentication class and the permission read the
+    request's key once between them."""
+    memo = _memo(request)
+    kind = (type(permission), permission.model, permission.key_parser)
+    if kind in memo:
+        key: str | None = memo[kind]
+        return key
+    key = memo[kind] = permission.get_key(request)
+    return key
+
+
+def permission_verdict(request: Any, permission: "BaseHasAPIKey") -> Verdict | None:
+    """The verdict on the key `permission` reads from `request`, or None if it reads none."""
+    key = presented_key(request, permission)
+    if key is None or permission.model is None:
+        return None
+    verdict: Verdict | None = _memo(request).get((permission.model, key))
+    return verdict if verdict is not None else verify_request(request, permission.model, key)
 
 
 def verified_key(request: Any) -> "AbstractAPIKey | None":
     """The key this request was accepted with, by whichever class checked it (an
     authentication class of your own that sets `request.auth` to a key included), or None."""
-    django_request = _django_request(request)
-    api_key = cast("AbstractAPIKey | None", django_request.__dict__.get(_VERIFIED))
+    django_request = getattr(request, "_request", request)
+    api_key: AbstractAPIKey | None = django_request.__dict__.get(_VERIFIED)
     if api_key is not None:
         return api_key
-    from .models import AbstractAPIKey  # models.py imports this module
+    from .models import AbstractAPIKey as KeyModel  # models.py imports this module
 
     auth = getattr(django_request, "auth", None)
-    return auth if isinstance(auth, AbstractAPIKey) else None
+    return auth if isinstance(auth, KeyModel) else None
 
 
 # Imported keys hashed with a password hasher cost a full hasher run to check (a quarter of a
