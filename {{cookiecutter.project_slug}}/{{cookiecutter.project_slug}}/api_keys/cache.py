@@ -1,20 +1,30 @@
 """Verdicts remembered until the database changes, on SQLite.
 
-SQLite tells a connection, for the price of a pragma, whether any other connection (in this
-process or another) has committed a change since (`PRAGMA data_version`), and counts the rows
-the connection itself has changed (`total_changes`). A verdict remembered with both values holds
-exactly as long as neither moves: any change to the database, by any process and through any
-path (the ORM, raw SQL, a cascade, a table that `get_usable_keys()` reads), turns every
-remembered verdict into a miss, and the next check queries again. So a key whose access is
-removed is refused by the next request, as without this cache. PostgreSQL offers no such
-signal cheaper than the query itself, so there every check queries.
+SQLite lets any process see, cheaply, whether the database has changed. In rollback-journal
+mode (SQLite's default, and this project's), every transaction that changes the database file
+increments the file change counter in its header, before the writer's COMMIT returns: bytes
+24-27 of the file, which SQLite itself reads to tell whether its page cache still holds
+(https://www.sqlite.org/fileformat.html, "File change counter"). Reading those bytes is one
+`pread`, with no lock. In WAL mode, whose header says so (bytes 18-19 are 2), the counter is
+not kept up to date, so `PRAGMA data_version` is asked instead: a read transaction, which
+changes whenever another connection has committed. And the connection's `total_changes`
+counts the rows it has changed itself.
+
+A verdict remembered with these values holds exactly as long as none of them moves: any change
+to the database, by any process and through any path (the ORM, raw SQL, a cascade, a table
+that `get_usable_keys()` reads), turns every remembered verdict into a miss, and the next check
+queries again. So a key whose access is removed is refused by the next request, as without
+this cache. A database in memory, or opened with `locking_mode=EXCLUSIVE`, uses the pragma.
+PostgreSQL offers no such signal cheaper than the query itself, so there every check queries.
 
 Verdicts are kept per thread (a connection belongs to one thread), by a digest of the key as
 presented (never the key), accepted and refused apart so that junk cannot push good keys out.
 Only keys of managers with the stock rules are remembered, outside transactions.
 """
 
+import contextlib
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
@@ -25,29 +35,46 @@ if TYPE_CHECKING:
     from .models import AbstractAPIKey
 
 MOST_REMEMBERED = 10_000  # accepted keys per thread; as many refused ones
+# The header bytes read: 18-19, the file format's write and read versions (1: rollback
+# journal, 2: WAL), to 24-27, the file change counter.
+HEADER_OFFSET, HEADER_LENGTH = 18, 10
+ROLLBACK_JOURNAL = b"\x01\x01"
+
+
+class _DatabaseFile:
+    """A database file opened read-only, to read its header; closed with this object."""
+
+    def __init__(self, path: str) -> None:
+        self.descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+    def header(self) -> bytes:
+        return os.pread(self.descriptor, HEADER_LENGTH, HEADER_OFFSET)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.descriptor)
 
 
 class _Verdicts(threading.local):
     def __init__(self) -> None:
-        self.stamp: tuple[Any, int, int] | None = None
+        self.stamp: tuple[Any, Any, int] | None = None
         self.accepted: OrderedDict[bytes, AbstractAPIKey] = OrderedDict()
         self.refused: OrderedDict[bytes, None] = OrderedDict()
         self.cursor: Any = None  # a cursor of `connection`, kept for the pragma
         self.connection: Any = None
-        # This thread's Django connection by alias: the same object for the thread's life.
-        self.wrappers: dict[str, Any] = {}
+        # The database file of `connection` (None: in memory, or exclusive locking), closed
+        # when dropped: for another connection, or with the thread.
+        self.file: _DatabaseFile | None = None
 
 
 _verdicts = _Verdicts()
 
 
-def database_stamp(alias: str) -> tuple[Any, int, int] | None:
+def database_stamp(alias: str) -> tuple[Any, Any, int] | None:
     """What changes whenever the database does, as seen from this thread's connection; None
-    where verdicts cannot be remembered (not SQLite, inside a transaction, or the pragma failed:
-    the query that follows then fails as any query would)."""
-    connection = _verdicts.wrappers.get(alias)
-    if connection is None:
-        connection = _verdicts.wrappers[alias] = connections[alias]
+    where verdicts cannot be remembered (not SQLite, inside a transaction, or SQLite could not
+    be asked: the query that follows then fails as any query would)."""
+    connection = connections[alias]
     if connection.vendor != "sqlite" or connection.in_atomic_block:
         return None
     if connection.connection is None:
@@ -56,11 +83,27 @@ def database_stamp(alias: str) -> tuple[Any, int, int] | None:
     try:
         if _verdicts.connection is not raw:
             _verdicts.cursor, _verdicts.connection = raw.cursor(), raw
+            _verdicts.file = _open_database_file(_verdicts.cursor)
+        if _verdicts.file is not None:
+            header = _verdicts.file.header()
+            if header[:2] == ROLLBACK_JOURNAL and len(header) == HEADER_LENGTH:
+                return raw, header, raw.total_changes
         (version,) = _verdicts.cursor.execute("PRAGMA data_version").fetchone()
     except Exception:
-        _verdicts.cursor = _verdicts.connection = None
+        _verdicts.cursor = _verdicts.connection = _verdicts.file = None
         return None
     return raw, version, raw.total_changes
+
+
+def _open_database_file(cursor: Any) -> _DatabaseFile | None:
+    """The connection's main database file; None for a database in memory, or one whose lock
+    is held for good (in `locking_mode=EXCLUSIVE` the counter moves only once)."""
+    (locking_mode,) = cursor.execute("PRAGMA locking_mode").fetchone()
+    files = {name: file for _, name, file in cursor.execute("PRAGMA database_list")}
+    path = files.get("main")
+    if not path or str(locking_mode).lower() != "normal":
+        return None
+    return _DatabaseFile(path)
 
 
 _labels: dict[type, bytes] = {}
@@ -73,7 +116,7 @@ def digest(model: "type[AbstractAPIKey]", key: str) -> bytes:
     return hashlib.sha256(label + key.encode()).digest()
 
 
-def recall(stamp: tuple[Any, int, int], name: bytes) -> "tuple[bool, AbstractAPIKey | None]":
+def recall(stamp: tuple[Any, Any, int], name: bytes) -> "tuple[bool, AbstractAPIKey | None]":
     """(True, key or None for a refusal) if a verdict on `name` holds at `stamp`, else
     (False, None). A new stamp forgets every verdict."""
     if _verdicts.stamp != stamp:
@@ -87,7 +130,7 @@ def recall(stamp: tuple[Any, int, int], name: bytes) -> "tuple[bool, AbstractAPI
     return name in _verdicts.refused, None
 
 
-def remember(stamp: tuple[Any, int, int], name: bytes, api_key: "AbstractAPIKey | None") -> None:
+def remember(stamp: tuple[Any, Any, int], name: bytes, api_key: "AbstractAPIKey | None") -> None:
     """Keep the verdict on `name`, found by a query made after `stamp` was read."""
     if _verdicts.stamp != stamp:
         return
@@ -99,7 +142,6 @@ def remember(stamp: tuple[Any, int, int], name: bytes, api_key: "AbstractAPIKey 
 
 def forget_all() -> None:
     """Forget this thread's verdicts (tests use it; changes need no call)."""
-    _verdicts.stamp = _verdicts.cursor = _verdicts.connection = None
-    _verdicts.wrappers.clear()
+    _verdicts.stamp = _verdicts.cursor = _verdicts.connection = _verdicts.file = None
     _verdicts.accepted.clear()
     _verdicts.refused.clear()

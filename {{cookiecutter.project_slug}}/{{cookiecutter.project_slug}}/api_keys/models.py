@@ -110,7 +110,7 @@ class BaseAPIKeyManager(models.Manager[_Key]):
         kwargs.pop("id", None)
         obj = self.model(**kwargs)
         key = self.assign_key(obj)
-        obj.save()
+        obj.save(using=self.db)  # as Manager.create: db_manager("other") saves there
         return obj, key
 
     async def acreate_key(self, **kwargs: Any) -> tuple[_Key, str]:

@@ -6,9 +6,11 @@ These tests run outside a transaction (as requests do), where verdicts are remem
 
 import sqlite3
 import threading
+from unittest import mock
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from .. import cache
 from ..models import APIKey
@@ -96,3 +98,87 @@ def test_inside_a_transaction_every_check_queries(django_assert_num_queries):
     with transaction.atomic(), django_assert_num_queries(2):
         assert APIKey.objects.is_valid(key)
         assert APIKey.objects.is_valid(key)
+
+
+# A database file, as served (the test database lives in memory, where only the pragma works).
+FILE_ALIAS = "keys_file"
+
+
+@pytest.fixture
+def file_database(tmp_path, django_db_blocker):
+    """The alias FILE_ALIAS for an SQLite file holding the key table; yields its path."""
+    path = tmp_path / "db.sqlite3"
+    options = {**connections.settings["default"], "NAME": str(path)}
+    with mock.patch.dict(connections.settings, {FILE_ALIAS: options}), django_db_blocker.unblock():
+        try:
+            with connections[FILE_ALIAS].schema_editor() as editor:
+                editor.create_model(APIKey)
+            yield path
+        finally:
+            connections[FILE_ALIAS].close()
+            del connections[FILE_ALIAS]
+
+
+def change_from_another_program(path, *statements):
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statement, parameters in statements:
+            other.execute(statement, parameters)
+    finally:
+        other.close()
+
+
+@sqlite_only
+def test_a_file_database_is_watched_through_its_header(file_database):
+    keys = APIKey.objects.db_manager(FILE_ALIAS)
+    _, key = keys.create_key(name="billing")
+    assert keys.is_valid(key)
+
+    stamp = cache.database_stamp(FILE_ALIAS)
+
+    assert stamp is not None
+    assert stamp[1] == file_database.read_bytes()[18:28]  # versions 1, 1 ... the change counter
+    with CaptureQueriesContext(connections[FILE_ALIAS]) as queries:
+        assert keys.is_valid(key)
+    assert len(queries) == 0
+
+
+@sqlite_only
+def test_a_revocation_by_another_program_is_seen_at_once_through_the_header(file_database):
+    keys = APIKey.objects.db_manager(FILE_ALIAS)
+    api_key, key = keys.create_key(name="billing")
+    assert keys.is_valid(key)
+    assert keys.is_valid(key)  # remembered
+    table = APIKey._meta.db_table  # a name from the model, not input
+    update = f"UPDATE {table} SET revoked = 1 WHERE id = ?"  # noqa: S608
+
+    change_from_another_program(file_database, (update, [api_key.pk]))
+
+    assert not keys.is_valid(key)
+
+
+@sqlite_only
+def test_in_wal_mode_the_pragma_watches_instead(file_database):
+    keys = APIKey.objects.db_manager(FILE_ALIAS)
+    api_key, key = keys.create_key(name="billing")
+    assert keys.is_valid(key)
+    # Another program turns WAL on (the header's versions become 2, 2), then revokes the key.
+    table = APIKey._meta.db_table  # a name from the model, not input
+    update = f"UPDATE {table} SET revoked = 1 WHERE id = ?"  # noqa: S608
+    change_from_another_program(file_database, ("PRAGMA journal_mode=wal", []))
+    assert keys.is_valid(key)
+    stamp = cache.database_stamp(FILE_ALIAS)
+    assert stamp is not None
+    assert isinstance(stamp[1], int)  # the pragma's data_version
+
+    change_from_another_program(file_database, (update, [api_key.pk]))
+
+    assert not keys.is_valid(key)
+
+
+@sqlite_only
+def test_a_database_in_memory_is_watched_through_the_pragma():
+    stamp = cache.database_stamp("default")  # the test database, in shared memory
+
+    assert stamp is not None
+    assert isinstance(stamp[1], int)
