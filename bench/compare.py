@@ -21,7 +21,7 @@ import run
 
 CASES = [
     # name, path, key presented, expected status
-    ("baseline", "/bench/open-whoami/", None, 200),
+    ("baseline", "/api/v1/open-whoami/", None, 200),
     ("whoami", run.WHOAMI, "valid", 200),
     ("reject_no_key", run.WHOAMI, None, 401),
     ("reject_bad_checksum", run.WHOAMI, "bad_checksum", 401),

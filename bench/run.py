@@ -366,9 +366,9 @@ def load_cases(many: str) -> list[Case]:
     # fmt: off
     table = [
         # name, label, server, path, key presented, expected status
-        ("baseline", "no key check (baseline)", "one_key", "/bench/open-whoami/", None, 200),
+        ("baseline", "no key check (baseline)", "one_key", "/api/v1/open-whoami/", None, 200),
         ("whoami", "whoami, key", "one_key", WHOAMI, "valid", 200),
-        ("package", "djangorestframework-api-key", "one_key", "/bench/package-whoami/",
+        ("package", "djangorestframework-api-key", "one_key", "/api/v1/package-whoami/",
          "package", 200),
         ("whoami_many", f"whoami, {many} keys", "many_keys", WHOAMI, "valid", 200),
         ("reject_no_key", "rejected: no key", "one_key", WHOAMI, None, 401),

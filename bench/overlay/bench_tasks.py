@@ -172,9 +172,9 @@ def measure(keys: dict[str, str], quick: bool) -> dict[str, Any]:
     # Whole requests through Django's test client (the views, middleware and logging included).
     client = Client(HTTP_HOST="127.0.0.1")
     requests = {
-        "baseline": ("/bench/open-whoami/", None),
+        "baseline": ("/api/v1/open-whoami/", None),
         "whoami": ("/api/v1/whoami/", key),
-        "package": ("/bench/package-whoami/", package_key),
+        "package": ("/api/v1/package-whoami/", package_key),
         "reject_no_key": ("/api/v1/whoami/", None),
         "reject_bad_checksum": ("/api/v1/whoami/", keys["bad_checksum"]),
         "reject_unknown": ("/api/v1/whoami/", keys["unknown"]),
