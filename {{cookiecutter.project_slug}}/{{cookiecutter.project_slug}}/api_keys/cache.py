@@ -98,12 +98,17 @@ def database_stamp(alias: str) -> tuple[Any, Any, int] | None:
 def _open_database_file(cursor: Any) -> _DatabaseFile | None:
     """The connection's main database file; None for a database in memory, or one whose lock
     is held for good (in `locking_mode=EXCLUSIVE` the counter moves only once)."""
+    if not hasattr(os, "pread"):  # Windows
+        return None
     (locking_mode,) = cursor.execute("PRAGMA locking_mode").fetchone()
     files = {name: file for _, name, file in cursor.execute("PRAGMA database_list")}
     path = files.get("main")
     if not path or str(locking_mode).lower() != "normal":
         return None
-    return _DatabaseFile(path)
+    try:
+        return _DatabaseFile(path)
+    except OSError:  # not readable by this process: the pragma still answers
+        return None
 
 
 _labels: dict[type, bytes] = {}

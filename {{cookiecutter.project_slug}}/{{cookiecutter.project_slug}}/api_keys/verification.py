@@ -133,9 +133,12 @@ def presented_key(request: Any, permission: "BaseHasAPIKey") -> str | None:
     request's key once between them."""
     memo = _memo(request)
     kind = (type(permission), permission.model, permission.key_parser)
-    if kind in memo:
-        key: str | None = memo[kind]
-        return key
+    try:
+        if kind in memo:
+            key: str | None = memo[kind]
+            return key
+    except TypeError:  # a parser that cannot be hashed: read the key again
+        return permission.get_key(request)
     key = memo[kind] = permission.get_key(request)
     return key
 

@@ -248,3 +248,32 @@ def test_a_keyword_set_on_a_subclass_or_an_instance_wins_over_the_setting():
     request.META["HTTP_AUTHORIZATION"] = "token abc"
     assert parser.get(request) == "abc"
     assert KeyParser().get(request) is None
+
+
+class ComparedKeyParser(KeyParser):
+    """A parser with __eq__ and so no hash, as a dataclass would be: the key it reads cannot be
+    kept by parser for the rest of the request, and is read again instead."""
+
+    def __eq__(self, other):
+        return isinstance(other, ComparedKeyParser)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class HasAPIKeyByComparedParser(HasAPIKey):
+    key_parser = ComparedKeyParser()
+
+
+def test_a_permission_whose_parser_cannot_be_hashed_still_works(api_client, api_key):
+    class Guarded(APIView):
+        permission_classes = [HasAPIKeyByComparedParser]
+
+        def get(self, request):
+            return Response({"lookup_id": request.auth.lookup_id})
+
+    with override_settings(ROOT_URLCONF=(path("guarded/", Guarded.as_view()),)):
+        assert_401(api_client.get("/guarded/"), "not_authenticated")
+        api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}")
+        response = api_client.get("/guarded/")
+    assert response.status_code == 200
+    assert response.json() == {"lookup_id": api_key[0].lookup_id}
