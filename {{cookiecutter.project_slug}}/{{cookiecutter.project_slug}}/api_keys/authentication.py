@@ -58,7 +58,7 @@ class KeyParser:
         return self.get_from_authorization(request)
 
     def get_keyword(self) -> str:
-        return self.keyword
+        return self.keyword or api_keys_settings().keyword  # `keyword = None`: the setting
 
     @sensitive_variables()
     def get_from_authorization(self, request: HttpRequest | Request) -> str | None:

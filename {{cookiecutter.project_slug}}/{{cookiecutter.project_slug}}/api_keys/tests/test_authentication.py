@@ -250,6 +250,13 @@ def test_a_keyword_set_on_a_subclass_or_an_instance_wins_over_the_setting():
     assert KeyParser().get(request) is None
 
 
+def test_a_keyword_of_none_means_the_setting():
+    class SettingsKeyParser(KeyParser):  # as this app's KeyParser once read it
+        keyword = None  # type: ignore[assignment]
+
+    assert SettingsKeyParser().get_keyword() == "Api-Key"
+
+
 class ComparedKeyParser(KeyParser):
     """A parser with __eq__ and so no hash, as a dataclass would be: the key it reads cannot be
     kept by parser for the rest of the request, and is read again instead."""
