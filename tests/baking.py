@@ -215,6 +215,35 @@ def assert_deploy_check_is_clean(project: "BakedProject", **variables: str) -> N
     assert "System check identified no issues (2 silenced)." in result.stdout, format_output(result)
 
 
+# Both: the test settings add the suite's example apps, whose migrations must be current too.
+MIGRATION_SETTINGS = ["config.settings.local", "config.settings.test"]
+
+
+def assert_migrations_are_current(project: "BakedProject", settings: str, **variables: str) -> None:
+    """`manage.py makemigrations --check --dry-run` with `settings` finds nothing to write."""
+    result = project.run_python(
+        "manage.py",
+        "makemigrations",
+        "--check",
+        "--dry-run",
+        DJANGO_SETTINGS_MODULE=settings,
+        **variables,
+    )
+    assert_succeeded(result)
+
+
+def assert_generated_suite_passes(
+    project: "BakedProject", timeout: float = 900, **variables: str
+) -> None:
+    """The project's own `python -m pytest -q` collects tests and passes."""
+    result = project.run_python("-m", "pytest", "-q", timeout=timeout, **variables)
+    if result.returncode == 5:
+        pytest.fail(
+            "The generated suite collected no tests.\n" + format_output(result), pytrace=False
+        )
+    assert_succeeded(result)
+
+
 @dataclass(repr=False)
 class BakedProject:
     """The outcome of one bake, and how to run commands in the baked project."""

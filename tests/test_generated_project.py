@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from tests.baking import (
+    MIGRATION_SETTINGS,
     TEMPLATE_DIR,
     BakedProject,
     assert_deploy_check_is_clean,
+    assert_generated_suite_passes,
+    assert_migrations_are_current,
     assert_succeeded,
     format_output,
 )
@@ -68,24 +71,14 @@ def test_production_settings_pass_check_deploy(baked: BakedProject) -> None:
     assert_deploy_check_is_clean(baked)
 
 
-# The test settings add the suite's example apps, whose migrations must be current too.
-@pytest.mark.parametrize("settings", ["config.settings.local", "config.settings.test"])
+@pytest.mark.parametrize("settings", MIGRATION_SETTINGS)
 def test_migrations_match_the_models(baked: BakedProject, settings: str) -> None:
-    assert_succeeded(
-        baked.run_python(
-            "manage.py", "makemigrations", "--check", "--dry-run", DJANGO_SETTINGS_MODULE=settings
-        )
-    )
+    assert_migrations_are_current(baked, settings)
 
 
 @pytest.mark.usefixtures("require_services")
 def test_generated_test_suite_passes(baked: BakedProject) -> None:
-    result = baked.run_python("-m", "pytest", "-q", timeout=600)
-    if result.returncode == 5:
-        pytest.fail(
-            "The generated suite collected no tests.\n" + format_output(result), pytrace=False
-        )
-    assert_succeeded(result)
+    assert_generated_suite_passes(baked, timeout=600)
 
 
 def test_fuzz_tests_pass_with_10000_examples_each(

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 import pytest
 
 from tests.baking import (
+    MIGRATION_SETTINGS,
     REDIS_URL,
     BakedProject,
     assert_deploy_check_is_clean,
-    assert_succeeded,
-    format_output,
+    assert_generated_suite_passes,
+    assert_migrations_are_current,
     skip_without_services,
 )
 from tests.recipe import APP, ENDPOINT, KEY_MODEL, SCOPE, apply_recipe, copy_for_recipe
@@ -63,23 +64,13 @@ def test_the_section_is_followed_to_the_end(recipe, report_figures) -> None:
     report_figures([f"{project.bake.id}: {'; '.join(done)}"])
 
 
-@pytest.mark.parametrize("settings", ["config.settings.local", "config.settings.test"])
+@pytest.mark.parametrize("settings", MIGRATION_SETTINGS)
 def test_migrations_stay_current(recipe, settings: str) -> None:
-    result = recipe.project.run_python(
-        "manage.py",
-        "makemigrations",
-        "--check",
-        "--dry-run",
-        DJANGO_SETTINGS_MODULE=settings,
-        **recipe.variables,
-    )
-    assert_succeeded(result)
+    assert_migrations_are_current(recipe.project, settings, **recipe.variables)
 
 
 def test_the_generated_suite_still_passes(recipe) -> None:
-    result = recipe.project.run_python("-m", "pytest", "-q", timeout=900, **recipe.variables)
-    assert_succeeded(result)
-    assert " passed" in result.stdout, format_output(result)
+    assert_generated_suite_passes(recipe.project, **recipe.variables)
 
 
 def test_check_deploy_is_clean(recipe) -> None:
