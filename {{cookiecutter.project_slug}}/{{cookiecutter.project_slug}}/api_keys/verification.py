@@ -101,13 +101,9 @@ _MEMO = "_api_keys_memo"
 _VERIFIED = "_verified_api_key"  # the key the request was accepted with
 
 
-def _memo(request: Any) -> dict[Any, Any]:
-    attributes = getattr(request, "_request", request).__dict__
-    try:
-        memo: dict[Any, Any] = attributes[_MEMO]
-    except KeyError:
-        memo = attributes[_MEMO] = {}
-    return memo
+def _attributes(request: Any) -> dict[str, Any]:
+    attributes: dict[str, Any] = getattr(request, "_request", request).__dict__
+    return attributes
 
 
 # Not `sensitive_variables`, to keep a request's path short: its callers (the authentication
@@ -115,12 +111,12 @@ def _memo(request: Any) -> dict[Any, Any]:
 def verify_request(request: Any, model: "type[AbstractAPIKey]", key: str) -> Verdict:
     """`verify_key` for a request, done at most once per request, model and key; the first key
     accepted is recorded as used and becomes `verified_key(request)`."""
-    memo = _memo(request)
+    attributes = _attributes(request)
+    memo = attributes.setdefault(_MEMO, {})
     verdict: Verdict | None = memo.get((model, key))
     if verdict is None:
         manager = model.objects
         verdict = memo[(model, key)] = verify_key(manager, key)
-        attributes = getattr(request, "_request", request).__dict__
         if verdict.api_key is not None and attributes.get(_VERIFIED) is None:
             attributes[_VERIFIED] = verdict.api_key
             manager.record_use(verdict.api_key)
@@ -131,7 +127,7 @@ def presented_key(request: Any, permission: "BaseHasAPIKey") -> str | None:
     """`permission.get_key(request)`, read once per request and kind of key permission (its
     class, model and parser), so that the authentication class and the permission read the
     request's key once between them."""
-    memo = _memo(request)
+    memo = _attributes(request).setdefault(_MEMO, {})
     kind = (type(permission), permission.model, permission.key_parser)
     try:
         if kind in memo:
@@ -148,20 +144,18 @@ def permission_verdict(request: Any, permission: "BaseHasAPIKey") -> Verdict | N
     key = presented_key(request, permission)
     if key is None or permission.model is None:
         return None
-    verdict: Verdict | None = _memo(request).get((permission.model, key))
-    return verdict if verdict is not None else verify_request(request, permission.model, key)
+    return verify_request(request, permission.model, key)
 
 
 def verified_key(request: Any) -> "AbstractAPIKey | None":
     """The key this request was accepted with, by whichever class checked it (an
     authentication class of your own that sets `request.auth` to a key included), or None."""
-    django_request = getattr(request, "_request", request)
-    api_key: AbstractAPIKey | None = django_request.__dict__.get(_VERIFIED)
+    api_key: AbstractAPIKey | None = _attributes(request).get(_VERIFIED)
     if api_key is not None:
         return api_key
     from .models import AbstractAPIKey as KeyModel  # models.py imports this module
 
-    auth = getattr(django_request, "auth", None)
+    auth = getattr(getattr(request, "_request", request), "auth", None)
     return auth if isinstance(auth, KeyModel) else None
 
 
