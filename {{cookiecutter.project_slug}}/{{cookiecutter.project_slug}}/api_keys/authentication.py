@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from .models import AbstractAPIKey, APIKey
 from .settings import api_keys_settings
 from .throttling import RefusalThrottle
-from .verification import Verdict, presented_key, verify_key, verify_request
+from .verification import presented_key, verify_key, verify_request
 
 if TYPE_CHECKING:
     from .permissions import BaseHasAPIKey
@@ -145,11 +145,12 @@ class APIKeyAuthentication(BaseAuthentication):
                 found += key_permissions(permission)
         return found
 
+    @sensitive_variables()
     def verify(self, key: str) -> AbstractAPIKey:
         """The usable, unexpired key object for `key` (recorded as used), or
         AuthenticationFailed saying why not; for code that reads keys itself, such as
         websocket consumers."""
-        verdict = self._verdict(key)
+        verdict = verify_key(self.model.objects, key)
         if verdict.api_key is None:
             raise AuthenticationFailed(verdict.message, code=verdict.code)
         self.model.objects.record_use(verdict.api_key)
@@ -158,10 +159,6 @@ class APIKeyAuthentication(BaseAuthentication):
     async def averify(self, key: str) -> AbstractAPIKey:
         """`verify` for async code: the database is used without blocking the event loop."""
         return await sync_to_async(self.verify)(key)
-
-    @sensitive_variables()
-    def _verdict(self, key: str) -> Verdict:
-        return verify_key(self.model.objects, key)
 
     def authenticate_header(self, request: Request) -> str:
         """The WWW-Authenticate challenge of a 401: the keyword clients send keys with."""

@@ -4,18 +4,23 @@ SQLite lets any process see, cheaply, whether the database has changed. In rollb
 mode (SQLite's default, and this project's), every transaction that changes the database file
 increments the file change counter in its header, before the writer's COMMIT returns: bytes
 24-27 of the file, which SQLite itself reads to tell whether its page cache still holds
-(https://www.sqlite.org/fileformat.html, "File change counter"). Reading those bytes is one
-`pread`, with no lock. In WAL mode, whose header says so (bytes 18-19 are 2), the counter is
-not kept up to date, so `PRAGMA data_version` is asked instead: a read transaction, which
-changes whenever another connection has committed. And the connection's `total_changes`
-counts the rows it has changed itself.
+(https://www.sqlite.org/fileformat.html, "File change counter"). The header's first page is
+mapped into memory, shared with the operating system's copy of the file, so reading those bytes
+is a memory read: no system call and no lock, and a write by any process is seen by the next
+read. In WAL mode, whose header says so (bytes 18-19 are 2), the counter is not kept up to
+date, so `PRAGMA data_version` is asked instead: a read transaction, which changes whenever
+another connection has committed. And the connection's `total_changes` counts the rows it has
+changed itself.
 
 A verdict remembered with these values holds exactly as long as none of them moves: any change
 to the database, by any process and through any path (the ORM, raw SQL, a cascade, a table
 that `get_usable_keys()` reads), turns every remembered verdict into a miss, and the next check
 queries again. So a key whose access is removed is refused by the next request, as without
-this cache. A database in memory, or opened with `locking_mode=EXCLUSIVE`, uses the pragma.
-PostgreSQL offers no such signal cheaper than the query itself, so there every check queries.
+this cache. A database in memory, or opened with `locking_mode=EXCLUSIVE`, uses the pragma, as
+does Windows. PostgreSQL offers no such signal cheaper
+than the query itself, so there every check queries. (SQLite never shrinks a database file
+below its first page; a file cut to nothing under a running process, by another program, would
+stop that process with SIGBUS at its next check, where a query would have failed.)
 
 Verdicts are kept per thread (a connection belongs to one thread), by a digest of the key as
 presented (never the key), accepted and refused apart so that junk cannot push good keys out.
@@ -24,6 +29,7 @@ Only keys of managers with the stock rules are remembered, outside transactions.
 
 import contextlib
 import hashlib
+import mmap
 import os
 import threading
 from collections import OrderedDict
@@ -37,21 +43,26 @@ if TYPE_CHECKING:
 MOST_REMEMBERED = 10_000  # accepted keys per thread; as many refused ones
 # The header bytes read: 18-19, the file format's write and read versions (1: rollback
 # journal, 2: WAL), to 24-27, the file change counter.
-HEADER_OFFSET, HEADER_LENGTH = 18, 10
+HEADER_OFFSET, HEADER_END = 18, 28
 ROLLBACK_JOURNAL = b"\x01\x01"
+MAPS_FILES = os.name == "posix"  # not on Windows, where SQLite could not shrink a mapped file
 
 
 class _DatabaseFile:
-    """A database file opened read-only, to read its header; closed with this object."""
+    """The header of a database file, mapped read-only; unmapped and closed with this object."""
 
     def __init__(self, path: str) -> None:
         self.descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-
-    def header(self) -> bytes:
-        return os.pread(self.descriptor, HEADER_LENGTH, HEADER_OFFSET)
+        try:
+            self.map = mmap.mmap(self.descriptor, HEADER_END, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # ValueError: a file shorter than the header
+            os.close(self.descriptor)
+            raise OSError(f"Cannot map the header of {path}.") from None
 
     def __del__(self) -> None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            self.map.close()
+        with contextlib.suppress(OSError, AttributeError):
             os.close(self.descriptor)
 
 
@@ -85,8 +96,8 @@ def database_stamp(alias: str) -> tuple[Any, Any, int] | None:
             _verdicts.cursor, _verdicts.connection = raw.cursor(), raw
             _verdicts.file = _open_database_file(_verdicts.cursor)
         if _verdicts.file is not None:
-            header = _verdicts.file.header()
-            if header[:2] == ROLLBACK_JOURNAL and len(header) == HEADER_LENGTH:
+            header = _verdicts.file.map[HEADER_OFFSET:HEADER_END]  # not .header(): a call less
+            if header[:2] == ROLLBACK_JOURNAL:
                 return raw, header, raw.total_changes
         (version,) = _verdicts.cursor.execute("PRAGMA data_version").fetchone()
     except Exception:
@@ -98,7 +109,7 @@ def database_stamp(alias: str) -> tuple[Any, Any, int] | None:
 def _open_database_file(cursor: Any) -> _DatabaseFile | None:
     """The connection's main database file; None for a database in memory, or one whose lock
     is held for good (in `locking_mode=EXCLUSIVE` the counter moves only once)."""
-    if not hasattr(os, "pread"):  # Windows
+    if not MAPS_FILES:
         return None
     (locking_mode,) = cursor.execute("PRAGMA locking_mode").fetchone()
     files = {name: file for _, name, file in cursor.execute("PRAGMA database_list")}

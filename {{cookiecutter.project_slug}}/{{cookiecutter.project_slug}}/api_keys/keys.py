@@ -201,6 +201,7 @@ class KeyGenerator:
         """Whether checking a secret against `hashed_key` runs a (slow) password hasher."""
         return not hashed_key.startswith((f"{HASH_ALGORITHM}$", LEGACY_HASH_PREFIX))
 
+    @sensitive_variables()
     def verify(self, key: str, hashed_key: str) -> bool:
         """Whether the full `key` matches `hashed_key`."""
         parsed = self.parse(key)

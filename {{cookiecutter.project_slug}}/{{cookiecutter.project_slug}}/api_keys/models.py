@@ -1,6 +1,7 @@
 """API keys: the abstract model to build custom key models on, its manager, and `APIKey`."""
 
 import copy
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -10,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import connections, models, transaction
 from django.db.models.manager import BaseManager
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from .checks import RATE_PATTERN
 from .keys import HASHED_KEY_MAX_LENGTH, LOOKUP_ID_MAX_LENGTH, KeyGenerator
@@ -79,13 +81,12 @@ _stock_rules: dict[type, bool] = {}  # by manager class
 
 
 def _has_stock_rules(manager: "type[BaseAPIKeyManager[Any]]") -> bool:
-    if manager not in _stock_rules:
-        _stock_rules[manager] = (
-            manager.get_usable_keys is BaseAPIKeyManager.get_usable_keys
-            and manager.get_queryset is BaseManager.get_queryset
-            and manager._queryset_class is models.QuerySet  # type: ignore[attr-defined]
-        )
-    return _stock_rules[manager]
+    stock = _stock_rules[manager] = (
+        manager.get_usable_keys is BaseAPIKeyManager.get_usable_keys
+        and manager.get_queryset is BaseManager.get_queryset
+        and manager._queryset_class is models.QuerySet  # type: ignore[attr-defined]
+    )
+    return stock
 
 
 # The key model a manager serves, so that a custom model's manager returns that model.
@@ -134,8 +135,11 @@ class BaseAPIKeyManager(models.Manager[_Key]):
 
     def uses_stock_rules(self) -> bool:
         """Whether `get_usable_keys` and `get_queryset` are not overridden (nor the QuerySet)."""
-        return _has_stock_rules(type(self))
+        stock = _stock_rules.get(type(self))
+        return _has_stock_rules(type(self)) if stock is None else stock
 
+    # The checks that take a key hide their variables (the key) from error reports.
+    @sensitive_variables()
     def check_key(self, key: str) -> tuple[bool, _Key | None]:
         """(well formed, the usable key it belongs to or None) for a key as presented; the key
         may have expired. A malformed key costs no query, any other one query."""
@@ -143,11 +147,12 @@ class BaseAPIKeyManager(models.Manager[_Key]):
 
     async def acheck_key(self, key: str) -> tuple[bool, _Key | None]:
         """`check_key` for async code: the database is queried without blocking the loop."""
-        return await sync_to_async(find_key)(self, key)
+        return await sync_to_async(self.check_key)(key)
 
+    @sensitive_variables()
     def get_from_key(self, key: str) -> _Key:
         """The usable key matching `key` (expired or not); raises `DoesNotExist` if none does."""
-        api_key = self.check_key(key)[1]
+        api_key = find_key(self, key)[1]
         if api_key is None:
             raise self.model.DoesNotExist("No usable API key matches the given key.")
         return api_key
@@ -156,6 +161,7 @@ class BaseAPIKeyManager(models.Manager[_Key]):
         """`get_from_key` for async code."""
         return await sync_to_async(self.get_from_key)(key)
 
+    @sensitive_variables()
     def is_valid(self, key: str) -> bool:
         """Whether `key` belongs to a usable key that has not expired."""
         return verify_key(self, key).accepted
@@ -170,10 +176,15 @@ class BaseAPIKeyManager(models.Manager[_Key]):
         One conditional UPDATE, skipped while this process knows the value is fresh: no
         read-modify-write, and concurrent requests cannot both move it within an interval.
         """
+        options = api_keys_settings()
+        used = api_key.last_used_at
+        if used is not None:
+            # An aware time (USE_TZ, the usual case) is compared in seconds: no datetime is made.
+            now_seconds = time.time() if used.tzinfo else timezone.now().timestamp()
+            if now_seconds - used.timestamp() < options.last_used_interval:
+                return
         now = timezone.now()
-        interval = api_keys_settings().last_used_delta
-        if api_key.last_used_at is not None and now - api_key.last_used_at < interval:
-            return
+        interval = options.last_used_delta
         stale = models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lte=now - interval)
         self.model._base_manager.filter(stale, pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
@@ -312,6 +323,7 @@ class AbstractAPIKey(models.Model):
     def has_expired(self) -> bool:
         return self.expiry_date is not None and self.expiry_date <= timezone.now()
 
+    @sensitive_variables()
     def is_valid(self, key: str) -> bool:
         """Whether `key` is this key (revocation and expiry are not looked at)."""
         return type(self).objects.key_generator.verify(key, self.hashed_key)

@@ -44,7 +44,7 @@ class BaseHasAPIKey(BasePermission):
         api_key = verdict.api_key if verdict is not None else None
         if api_key is None:
             return False
-        if missing := missing_scopes(api_key, view):
+        if getattr(view, "required_scopes", None) and (missing := missing_scopes(api_key, view)):
             # Raised rather than returned: DRF would answer a refusal of `A | B` with no message.
             raise PermissionDenied(
                 f"This API key lacks the scope(s): {', '.join(missing)}.", code="missing_scope"

@@ -52,8 +52,10 @@ class APIKeyRateThrottle(SimpleRateThrottle):
         if api_key is None:
             return True
         self.rate = api_key.throttle_rate or self.get_rate()
+        if self.rate is None:
+            return True
         self.key = self.key_of(api_key)
-        if self.rate is None or self.key is None:
+        if self.key is None:
             return True
         # A rate that is not None parses to two numbers.
         parsed: tuple[int, int] = self.parse_rate(self.rate)  # type: ignore[assignment]

@@ -10,11 +10,9 @@ next request.
 
 import logging
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from django.core.cache import cache
-from django.views.decorators.debug import sensitive_variables
 
 from .cache import database_stamp, digest, recall, remember
 from .keys import UNUSABLE_HASH
@@ -30,8 +28,7 @@ _Key = TypeVar("_Key", bound="AbstractAPIKey")
 logger = logging.getLogger("api_keys")
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """What a presented key was found to be. `api_key` is set only when it is accepted."""
 
     code: str  # "accepted", or why not: "malformed_api_key", "invalid_api_key", ...
@@ -48,14 +45,19 @@ INVALID = Verdict("invalid_api_key", "Invalid API key.")
 EXPIRED = Verdict("expired_api_key", "API key has expired.")
 
 
-@sensitive_variables()
+# The functions a key goes through here are not wrapped in `sensitive_variables` one by one, to
+# keep a request's path short: call them from a function that is (as the authentication class,
+# the key permissions and the manager's checks do). Django hides, in error reports, the
+# variables of every frame called from a marked one.
+
+
 def find_key(manager: "BaseAPIKeyManager[_Key]", key: str) -> "tuple[bool, _Key | None]":
     """(well formed, the key of `manager.get_usable_keys()` that `key` belongs to or None),
     expired or not.
 
-    A malformed key or a wrong checksum costs no query; any other key costs one, unless SQLite
-    says the database has not changed since this thread last checked it (see cache.py). An
-    unknown lookup id is hashed and compared like a wrong secret, so the two take one path.
+    A malformed key costs no query; any other key costs one, unless SQLite says the database
+    has not changed since this thread last checked it (see cache.py). An unknown lookup id is
+    hashed and compared like a wrong secret, so the two take one path.
     """
     model = manager.model
     stamp = name = None
@@ -99,6 +101,7 @@ def verify_key(manager: "BaseAPIKeyManager[Any]", key: str) -> Verdict:
 # so that the authentication class and the permissions read and check a key once.
 _MEMO = "_api_keys_memo"
 _VERIFIED = "_verified_api_key"  # the key the request was accepted with
+_UNREAD: Any = object()  # in the memo: this kind of permission has not read the key yet
 
 
 def _attributes(request: Any) -> dict[str, Any]:
@@ -106,13 +109,18 @@ def _attributes(request: Any) -> dict[str, Any]:
     return attributes
 
 
-# Not `sensitive_variables`, to keep a request's path short: its callers (the authentication
-# class and the key permissions) are, which hides this frame's variables from error reports too.
+def _memo(attributes: dict[str, Any]) -> dict[Any, Any]:
+    memo: dict[Any, Any] | None = attributes.get(_MEMO)
+    if memo is None:
+        memo = attributes[_MEMO] = {}
+    return memo
+
+
 def verify_request(request: Any, model: "type[AbstractAPIKey]", key: str) -> Verdict:
     """`verify_key` for a request, done at most once per request, model and key; the first key
     accepted is recorded as used and becomes `verified_key(request)`."""
     attributes = _attributes(request)
-    memo = attributes.setdefault(_MEMO, {})
+    memo = _memo(attributes)
     verdict: Verdict | None = memo.get((model, key))
     if verdict is None:
         manager = model.objects
@@ -127,15 +135,14 @@ def presented_key(request: Any, permission: "BaseHasAPIKey") -> str | None:
     """`permission.get_key(request)`, read once per request and kind of key permission (its
     class, model and parser), so that the authentication class and the permission read the
     request's key once between them."""
-    memo = _attributes(request).setdefault(_MEMO, {})
+    memo = _memo(_attributes(request))
     kind = (type(permission), permission.model, permission.key_parser)
     try:
-        if kind in memo:
-            key: str | None = memo[kind]
-            return key
+        key: str | None = memo.get(kind, _UNREAD)
     except TypeError:  # a parser that cannot be hashed: read the key again
         return permission.get_key(request)
-    key = memo[kind] = permission.get_key(request)
+    if key is _UNREAD:
+        key = memo[kind] = permission.get_key(request)
     return key
 
 

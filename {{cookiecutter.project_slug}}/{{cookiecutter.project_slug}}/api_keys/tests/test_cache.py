@@ -182,3 +182,34 @@ def test_a_database_in_memory_is_watched_through_the_pragma():
 
     assert stamp is not None
     assert isinstance(stamp[1], int)
+
+
+@sqlite_only
+def test_where_the_file_cannot_be_mapped_the_pragma_watches_instead(file_database):
+    keys = APIKey.objects.db_manager(FILE_ALIAS)
+    api_key, key = keys.create_key(name="billing")
+    connections[FILE_ALIAS].close()  # the next check opens a connection, and looks at its file
+    with mock.patch("mmap.mmap", side_effect=OSError("no mapping here")):
+        assert keys.is_valid(key)
+        stamp = cache.database_stamp(FILE_ALIAS)
+        assert stamp is not None
+        assert isinstance(stamp[1], int)  # the pragma's data_version
+        keys.filter(pk=api_key.pk).update(revoked=True)
+        assert not keys.is_valid(key)
+
+
+@sqlite_only
+def test_on_windows_the_pragma_watches_instead(file_database):
+    keys = APIKey.objects.db_manager(FILE_ALIAS)
+    api_key, key = keys.create_key(name="billing")
+    connections[FILE_ALIAS].close()
+    with mock.patch.object(cache, "MAPS_FILES", False):
+        assert keys.is_valid(key)
+        stamp = cache.database_stamp(FILE_ALIAS)
+        assert stamp is not None
+        assert isinstance(stamp[1], int)
+        change_from_another_program(
+            file_database,
+            (f"UPDATE {APIKey._meta.db_table} SET revoked = 1 WHERE id = ?", [api_key.pk]),  # noqa: S608
+        )
+        assert not keys.is_valid(key)

@@ -1,9 +1,9 @@
 """last_used_at: written at most once per interval, by one conditional UPDATE."""
 
 from datetime import timedelta
-from unittest import mock
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from ..models import APIKey
@@ -29,12 +29,28 @@ def test_repeated_use_within_the_interval_writes_nothing(keyed_client, django_as
 
 def test_use_after_the_interval_is_recorded_again(keyed_client, api_key):
     keyed_client.get(WHOAMI)
+    two_minutes_ago = timezone.now() - timedelta(minutes=2)
+    APIKey.objects.filter(pk=api_key[0].pk).update(last_used_at=two_minutes_ago)
+    keyed_client.get(WHOAMI)
     api_key[0].refresh_from_db()
-    first = api_key[0].last_used_at
-    with mock.patch("django.utils.timezone.now", return_value=first + timedelta(minutes=2)):
-        keyed_client.get(WHOAMI)
-    api_key[0].refresh_from_db()
-    assert api_key[0].last_used_at == first + timedelta(minutes=2)
+    assert api_key[0].last_used_at > two_minutes_ago + timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("age", [timedelta(seconds=59), timedelta(seconds=61)])
+def test_the_interval_is_measured_from_the_stored_time(api_key, age, django_assert_num_queries):
+    api_key[0].last_used_at = timezone.now() - age
+    with django_assert_num_queries(0 if age < timedelta(seconds=60) else 1):
+        APIKey.objects.record_use(api_key[0])
+
+
+@override_settings(USE_TZ=False)
+def test_naive_times_without_time_zones_are_compared_too(api_key, django_assert_num_queries):
+    api_key[0].last_used_at = timezone.now() - timedelta(seconds=10)
+    with django_assert_num_queries(0):
+        APIKey.objects.record_use(api_key[0])
+    api_key[0].last_used_at = timezone.now() - timedelta(minutes=5)
+    with django_assert_num_queries(1):
+        APIKey.objects.record_use(api_key[0])
 
 
 def test_the_write_is_one_conditional_update(api_key, django_assert_num_queries):
