@@ -3,7 +3,7 @@ constant time, and judged (revoked, expired). Nothing outlives a change to the d
 cache.py), so a key whose access is removed, in any way and by any process, is refused by the
 next request.
 
-    verify_key(manager, key)             -> Verdict      (the manager's is_valid, get_from_key)
+    verify_key(manager, key)             -> Verdict      (the manager's is_valid, and verify())
     verify_request(request, model, key) -> Verdict      (once per request; records the use)
     verified_key(request)                -> key object   (what the throttle and usage log read)
 """
@@ -55,9 +55,9 @@ def find_key(manager: "BaseAPIKeyManager[_Key]", key: str) -> "tuple[bool, _Key 
     """(well formed, the key of `manager.get_usable_keys()` that `key` belongs to or None),
     expired or not.
 
-    A malformed key costs no query; any other key costs one, unless SQLite says the database
-    has not changed since this thread last checked it (see cache.py). An unknown lookup id is
-    hashed and compared like a wrong secret, so the two take one path.
+    A malformed key or a wrong checksum costs no query; any other key costs one, unless SQLite
+    says the database has not changed since this thread last checked it (see cache.py). An
+    unknown lookup id is hashed and compared like a wrong secret, so the two take one path.
     """
     model = manager.model
     stamp = name = None
