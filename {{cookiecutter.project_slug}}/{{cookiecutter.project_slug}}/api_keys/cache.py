@@ -17,17 +17,16 @@ to the database, by any process and through any path (the ORM, raw SQL, a cascad
 that `get_usable_keys()` reads), turns every remembered verdict into a miss, and the next check
 queries again. So a key whose access is removed is refused by the next request, as without
 this cache. A database in memory, or opened with `locking_mode=EXCLUSIVE`, uses the pragma, as
-does Windows. PostgreSQL offers no such signal cheaper
-than the query itself, so there every check queries. (SQLite never shrinks a database file
-below its first page; a file cut to nothing under a running process, by another program, would
-stop that process with SIGBUS at its next check, where a query would have failed.)
+does Windows. PostgreSQL offers no such signal cheaper than the query itself, so there every
+check queries. (SQLite never shrinks a database file below its first page; a file cut to
+nothing under a running process, by another program, would stop that process with SIGBUS at
+its next check, where a query would have failed.)
 
 Verdicts are kept per thread (a connection belongs to one thread), by a digest of the key as
 presented (never the key), accepted and refused apart so that junk cannot push good keys out.
 Only keys of managers with the stock rules are remembered, outside transactions.
 """
 
-import contextlib
 import hashlib
 import mmap
 import os
@@ -48,24 +47,6 @@ ROLLBACK_JOURNAL = b"\x01\x01"
 MAPS_FILES = os.name == "posix"  # not on Windows, where SQLite could not shrink a mapped file
 
 
-class _DatabaseFile:
-    """The header of a database file, mapped read-only; unmapped and closed with this object."""
-
-    def __init__(self, path: str) -> None:
-        self.descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            self.map = mmap.mmap(self.descriptor, HEADER_END, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):  # ValueError: a file shorter than the header
-            os.close(self.descriptor)
-            raise OSError(f"Cannot map the header of {path}.") from None
-
-    def __del__(self) -> None:
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            self.map.close()
-        with contextlib.suppress(OSError, AttributeError):
-            os.close(self.descriptor)
-
-
 class _Verdicts(threading.local):
     def __init__(self) -> None:
         self.stamp: tuple[Any, Any, int] | None = None
@@ -73,9 +54,9 @@ class _Verdicts(threading.local):
         self.refused: OrderedDict[bytes, None] = OrderedDict()
         self.cursor: Any = None  # a cursor of `connection`, kept for the pragma
         self.connection: Any = None
-        # The database file of `connection` (None: in memory, or exclusive locking), closed
-        # when dropped: for another connection, or with the thread.
-        self.file: _DatabaseFile | None = None
+        # The header of `connection`'s database file, mapped (None: in memory, or exclusive
+        # locking); unmapped when dropped, for another connection or with the thread.
+        self.header: mmap.mmap | None = None
 
 
 _verdicts = _Verdicts()
@@ -94,21 +75,22 @@ def database_stamp(alias: str) -> tuple[Any, Any, int] | None:
     try:
         if _verdicts.connection is not raw:
             _verdicts.cursor, _verdicts.connection = raw.cursor(), raw
-            _verdicts.file = _open_database_file(_verdicts.cursor)
-        if _verdicts.file is not None:
-            header = _verdicts.file.map[HEADER_OFFSET:HEADER_END]  # not .header(): a call less
+            _verdicts.header = _map_header(_verdicts.cursor)
+        if _verdicts.header is not None:
+            header = _verdicts.header[HEADER_OFFSET:HEADER_END]
             if header[:2] == ROLLBACK_JOURNAL:
                 return raw, header, raw.total_changes
         (version,) = _verdicts.cursor.execute("PRAGMA data_version").fetchone()
     except Exception:
-        _verdicts.cursor = _verdicts.connection = _verdicts.file = None
+        _verdicts.cursor = _verdicts.connection = _verdicts.header = None
         return None
     return raw, version, raw.total_changes
 
 
-def _open_database_file(cursor: Any) -> _DatabaseFile | None:
-    """The connection's main database file; None for a database in memory, or one whose lock
-    is held for good (in `locking_mode=EXCLUSIVE` the counter moves only once)."""
+def _map_header(cursor: Any) -> mmap.mmap | None:
+    """The header of the connection's main database file, mapped read-only and shared; None
+    for a database in memory, one whose lock is held for good (in `locking_mode=EXCLUSIVE` the
+    counter moves only once), or a file this process cannot map."""
     if not MAPS_FILES:
         return None
     (locking_mode,) = cursor.execute("PRAGMA locking_mode").fetchone()
@@ -117,8 +99,9 @@ def _open_database_file(cursor: Any) -> _DatabaseFile | None:
     if not path or str(locking_mode).lower() != "normal":
         return None
     try:
-        return _DatabaseFile(path)
-    except OSError:  # not readable by this process: the pragma still answers
+        with open(path, "rb") as file:  # the map keeps a descriptor of its own
+            return mmap.mmap(file.fileno(), HEADER_END, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # unreadable, or shorter than the header: the pragma answers
         return None
 
 
@@ -158,6 +141,6 @@ def remember(stamp: tuple[Any, Any, int], name: bytes, api_key: "AbstractAPIKey 
 
 def forget_all() -> None:
     """Forget this thread's verdicts (tests use it; changes need no call)."""
-    _verdicts.stamp = _verdicts.cursor = _verdicts.connection = _verdicts.file = None
+    _verdicts.stamp = _verdicts.cursor = _verdicts.connection = _verdicts.header = None
     _verdicts.accepted.clear()
     _verdicts.refused.clear()

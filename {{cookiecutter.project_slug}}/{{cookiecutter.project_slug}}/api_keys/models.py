@@ -81,12 +81,11 @@ _stock_rules: dict[type, bool] = {}  # by manager class
 
 
 def _has_stock_rules(manager: "type[BaseAPIKeyManager[Any]]") -> bool:
-    stock = _stock_rules[manager] = (
+    return (
         manager.get_usable_keys is BaseAPIKeyManager.get_usable_keys
         and manager.get_queryset is BaseManager.get_queryset
         and manager._queryset_class is models.QuerySet  # type: ignore[attr-defined]
     )
-    return stock
 
 
 # The key model a manager serves, so that a custom model's manager returns that model.
@@ -136,7 +135,9 @@ class BaseAPIKeyManager(models.Manager[_Key]):
     def uses_stock_rules(self) -> bool:
         """Whether `get_usable_keys` and `get_queryset` are not overridden (nor the QuerySet)."""
         stock = _stock_rules.get(type(self))
-        return _has_stock_rules(type(self)) if stock is None else stock
+        if stock is None:
+            stock = _stock_rules[type(self)] = _has_stock_rules(type(self))
+        return stock
 
     # The checks that take a key hide their variables (the key) from error reports.
     @sensitive_variables()

@@ -16,7 +16,8 @@ __all__ = ["BaseHasAPIKey", "HasAPIKey", "KeyParser", "missing_scopes"]
 
 def missing_scopes(api_key: AbstractAPIKey, view: Any) -> list[str]:
     """The scopes in the view's `required_scopes` that the key does not hold, sorted."""
-    return sorted(set(getattr(view, "required_scopes", ())).difference(api_key.scopes))
+    required = getattr(view, "required_scopes", None)
+    return sorted(set(required).difference(api_key.scopes)) if required else []
 
 
 class BaseHasAPIKey(BasePermission):
@@ -44,7 +45,7 @@ class BaseHasAPIKey(BasePermission):
         api_key = verdict.api_key if verdict is not None else None
         if api_key is None:
             return False
-        if getattr(view, "required_scopes", None) and (missing := missing_scopes(api_key, view)):
+        if missing := missing_scopes(api_key, view):
             # Raised rather than returned: DRF would answer a refusal of `A | B` with no message.
             raise PermissionDenied(
                 f"This API key lacks the scope(s): {', '.join(missing)}.", code="missing_scope"

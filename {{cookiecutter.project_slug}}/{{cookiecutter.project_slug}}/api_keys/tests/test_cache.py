@@ -16,6 +16,8 @@ from .. import cache
 from ..models import APIKey
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# A revocation as another program writes it (the table's name comes from the model, not input).
+REVOKE = f"UPDATE {APIKey._meta.db_table} SET revoked = 1 WHERE id = ?"  # noqa: S608
 sqlite_only = pytest.mark.skipif(
     connection.vendor != "sqlite", reason="verdicts are remembered on SQLite only"
 )
@@ -77,8 +79,7 @@ def test_raw_sql_from_another_program_is_seen_at_once():
     name = str(connection.settings_dict["NAME"])  # the test database: a file, or shared memory
     other = sqlite3.connect(name, uri=name.startswith("file:"), isolation_level=None)
     try:
-        table = APIKey._meta.db_table  # a name from the model, not input
-        other.execute(f"UPDATE {table} SET revoked = 1 WHERE id = ?", [api_key.pk])  # noqa: S608
+        other.execute(REVOKE, [api_key.pk])
     finally:
         other.close()
     assert not APIKey.objects.is_valid(key)
@@ -149,10 +150,7 @@ def test_a_revocation_by_another_program_is_seen_at_once_through_the_header(file
     api_key, key = keys.create_key(name="billing")
     assert keys.is_valid(key)
     assert keys.is_valid(key)  # remembered
-    table = APIKey._meta.db_table  # a name from the model, not input
-    update = f"UPDATE {table} SET revoked = 1 WHERE id = ?"  # noqa: S608
-
-    change_from_another_program(file_database, (update, [api_key.pk]))
+    change_from_another_program(file_database, (REVOKE, [api_key.pk]))
 
     assert not keys.is_valid(key)
 
@@ -163,15 +161,13 @@ def test_in_wal_mode_the_pragma_watches_instead(file_database):
     api_key, key = keys.create_key(name="billing")
     assert keys.is_valid(key)
     # Another program turns WAL on (the header's versions become 2, 2), then revokes the key.
-    table = APIKey._meta.db_table  # a name from the model, not input
-    update = f"UPDATE {table} SET revoked = 1 WHERE id = ?"  # noqa: S608
     change_from_another_program(file_database, ("PRAGMA journal_mode=wal", []))
     assert keys.is_valid(key)
     stamp = cache.database_stamp(FILE_ALIAS)
     assert stamp is not None
     assert isinstance(stamp[1], int)  # the pragma's data_version
 
-    change_from_another_program(file_database, (update, [api_key.pk]))
+    change_from_another_program(file_database, (REVOKE, [api_key.pk]))
 
     assert not keys.is_valid(key)
 
@@ -208,8 +204,5 @@ def test_on_windows_the_pragma_watches_instead(file_database):
         stamp = cache.database_stamp(FILE_ALIAS)
         assert stamp is not None
         assert isinstance(stamp[1], int)
-        change_from_another_program(
-            file_database,
-            (f"UPDATE {APIKey._meta.db_table} SET revoked = 1 WHERE id = ?", [api_key.pk]),  # noqa: S608
-        )
+        change_from_another_program(file_database, (REVOKE, [api_key.pk]))
         assert not keys.is_valid(key)
