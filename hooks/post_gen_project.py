@@ -24,12 +24,22 @@ DATABASE = "{{ cookiecutter.database }}"
 CACHE = "{{ cookiecutter.cache }}"
 FIRST_KEY_NAME = {{ cookiecutter.first_key_name|tojson }}
 SET_UP_ENVIRONMENT = "{{ cookiecutter.set_up_environment }}" == "True"
+FROM_PACKAGE = "{{ cookiecutter.from_djangorestframework_api_key }}"  # "True" or "False"
 
 # Files that only one option uses, removed when that option is not chosen.
 OPTION_FILES = {
     ("database", "sqlite"): ["tests/test_sqlite.py"],
     ("database", "postgresql"): ["tests/test_postgresql.py"],
     ("cache", "redis"): ["tests/test_redis_cache.py"],
+    ("from_djangorestframework_api_key", "True"): [
+        f"{SLUG}/api_keys/legacy.py",
+        f"{SLUG}/api_keys/management/commands/importapikeys.py",
+        f"{SLUG}/api_keys/management/commands/moveapikeymigrations.py",
+        f"{SLUG}/api_keys/tests/test_legacy.py",
+        f"{SLUG}/api_keys/tests/test_import.py",
+        f"{SLUG}/api_keys/tests/test_move_migrations.py",
+        "docs/moving-from-djangorestframework-api-key.md",
+    ],
 }
 # Modules that migrating and creating a key import, to tell whether this Python can do it.
 REQUIREMENTS = [
@@ -60,6 +70,7 @@ class SetupStopped(Exception):
 
 def remove_unused_option_files() -> None:
     chosen = {("database", DATABASE), ("cache", CACHE)}
+    chosen.add(("from_djangorestframework_api_key", FROM_PACKAGE))
     for option, paths in OPTION_FILES.items():
         if option not in chosen:
             for path in paths:

@@ -6,6 +6,7 @@ the hooks name: those that requirements-dev.lock pins, which a test keeps in ste
 with the project's configuration on both supported Django versions (one per test venv).
 """
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from tests.baking import (
     TEMPLATE_DIR,
     BakedProject,
     assert_succeeded,
+    clean_environment,
     read_lock,
 )
 from tests.servers import copy_project
@@ -46,7 +48,7 @@ def test_pre_commit_config_is_valid(baked: BakedProject) -> None:
 
 def test_pre_commit_hooks_run_the_locked_versions(baked: BakedProject) -> None:
     configured = hooks(baked)
-    assert {"ruff-check", "ruff-format", "django-upgrade", "mypy"} <= set(configured)
+    assert {"ruff-check", "ruff-format", "django-upgrade", "mypy", "lint-imports"} <= set(configured)
     pinned = {pin.name: str(pin.version) for pin in read_lock(baked.path / "requirements-dev.lock")}
     assert configured["ruff-check"][1]["rev"] == f"v{pinned['ruff']}"
     assert configured["django-upgrade"][1]["rev"] == pinned["django-upgrade"]
@@ -54,6 +56,49 @@ def test_pre_commit_hooks_run_the_locked_versions(baked: BakedProject) -> None:
     # The type check is the project's own mypy, with its configuration.
     repo, mypy = configured["mypy"]
     assert (repo, mypy["entry"], mypy["language"]) == ("local", "mypy", "system")
+    repo, layers = configured["lint-imports"]
+    assert (repo, layers["entry"], layers["language"]) == ("local", "lint-imports", "system")
+
+
+def lint_imports(project: Path) -> subprocess.CompletedProcess[str]:
+    """`lint-imports` in the project folder, as CI and pre-commit run it."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        cwd=project,
+        env=clean_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_key_app_s_layers_import_downward_only(baked: BakedProject) -> None:
+    result = lint_imports(baked.path)
+    assert_succeeded(result)
+    assert "Contracts: 2 kept, 0 broken." in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "upward_import"),
+    [
+        ("models.py", "from .permissions import HasAPIKey  # noqa"),
+        ("keys.py", "if TYPE_CHECKING:\n    from .models import APIKey  # noqa"),
+        ("verification.py", "from ..api.views import WhoAmIView  # noqa"),
+    ],
+    ids=["run time", "TYPE_CHECKING", "the API"],
+)
+def test_an_import_that_points_up_breaks_the_contract(
+    default_project: BakedProject, tmp_path: Path, module: str, upward_import: str
+) -> None:
+    project = copy_project(default_project, tmp_path)
+    path = project / default_project.slug / "api_keys" / module
+    text = path.read_text()
+    path.write_text(f"from typing import TYPE_CHECKING\n{upward_import}\n{text}")
+    result = lint_imports(project)
+    assert result.returncode == 1, result.stdout
+    assert "BROKEN" in result.stdout
 
 
 def test_django_upgrade_changes_nothing(baked: BakedProject, tmp_path: Path) -> None:

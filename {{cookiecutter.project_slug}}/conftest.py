@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, settings
 from rest_framework.test import APIClient
 
 from {{ cookiecutter.project_slug }}.api_keys.authentication import APIKeyAuthentication
-from {{ cookiecutter.project_slug }}.api_keys.cache import forget_all
 from {{ cookiecutter.project_slug }}.api_keys.keys import KeyGenerator
 from {{ cookiecutter.project_slug }}.api_keys.models import APIKey
 
@@ -78,8 +77,7 @@ def api_keys_options(settings: Any) -> Callable[..., None]:
 
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> None:
-    """Each test starts with no remembered verdicts, no throttle counts, no address refused."""
-    forget_all()
+    """Each test starts with no throttle counts and no address refused."""
     APIKeyAuthentication.refusals.reset()
     cache = caches["default"]
     if isinstance(cache, RedisCache):

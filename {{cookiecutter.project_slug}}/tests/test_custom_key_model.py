@@ -14,9 +14,9 @@ from rest_framework.response import Response
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
+from {{ cookiecutter.project_slug }}.api_keys import rates
 from {{ cookiecutter.project_slug }}.api_keys.models import APIKey
 from {{ cookiecutter.project_slug }}.api_keys.permissions import BaseHasAPIKey, HasAPIKey, KeyParser
-from {{ cookiecutter.project_slug }}.api_keys.throttling import APIKeyRateThrottle
 
 from .example_organizations.models import Organization, OrganizationAPIKey
 from .example_organizations.views import OrganizationView
@@ -133,7 +133,7 @@ def test_a_custom_model_key_is_throttled_logged_and_recorded(org_key, caplog, mo
     api_key.throttle_rate = "2/min"
     api_key.save()
     now = 1_800_000_030.0  # mid-minute: the three requests count in one window
-    monkeypatch.setattr(APIKeyRateThrottle, "timer", lambda self: now)
+    monkeypatch.setattr(rates, "clock", lambda: now)
     with caplog.at_level("INFO", logger="api_keys.usage"):
         statuses = [get("/organization/", key).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]

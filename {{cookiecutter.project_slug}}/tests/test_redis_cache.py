@@ -7,10 +7,12 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+from redis.connection import AbstractConnection
 
-from {{ cookiecutter.project_slug }}.api_keys import verification
+from {{ cookiecutter.project_slug }}.api_keys import rates
 from {{ cookiecutter.project_slug }}.api_keys.models import APIKey
 from {{ cookiecutter.project_slug }}.api_keys.tests.manage_py import (
     closed_port,
@@ -63,7 +65,7 @@ def test_with_redis_down_keys_are_still_checked_and_throttling_is_lifted(
     keyed_client, api_client, api_key, settings, caplog, monkeypatch
 ):
     _, key = api_key
-    monkeypatch.setattr(verification, "_last_warning", float("-inf"))  # warn again here
+    monkeypatch.setattr(rates, "_last_warning", float("-inf"))  # warn again here
     settings.CACHES = REDIS_DOWN
     settings.API_KEYS = {**settings.API_KEYS, "THROTTLE_RATE": "1/min"}
     with caplog.at_level("WARNING", logger="api_keys"):
@@ -83,15 +85,16 @@ def test_a_key_s_requests_in_another_process_count_toward_its_limit(
     api_key_object.throttle_rate = "3/min"
     api_key_object.save()
     now = 1_800_000_030.0  # both processes count in the same minute
-    monkeypatch.setattr(APIKeyRateThrottle, "timer", lambda self: now)
+    monkeypatch.setattr(rates, "clock", lambda: now)
     output = run_in_another_process(
         f"""
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
+import {rates.__name__} as rates
 from {APIKeyRateThrottle.__module__} import APIKeyRateThrottle
 from {type(api_key_object).__module__} import APIKey
 
-APIKeyRateThrottle.timer = lambda self: {now!r}
+rates.clock = lambda: {now!r}
 request = Request(APIRequestFactory().get("/api/v1/whoami/"))
 request.auth = APIKey(lookup_id={api_key_object.lookup_id!r}, throttle_rate="3/min")
 print([APIKeyRateThrottle().allow_request(request, None) for _ in range(2)])
@@ -101,6 +104,37 @@ print([APIKeyRateThrottle().allow_request(request, None) for _ in range(2)])
     # Two requests there and one here use up the key's three; alone, this process has made one.
     assert keyed_client.get("/api/v1/whoami/").status_code == 200
     assert keyed_client.get("/api/v1/whoami/").status_code == 429
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch):
+    """The number of round trips to Redis so far: each sends one packed command (a pipeline
+    sends all of its commands as one)."""
+    trips = []
+    send = AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        trips.append(command)
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    return trips
+
+
+def test_a_keyed_request_costs_one_round_trip_to_redis(keyed_client, api_key, redis_round_trips):
+    keyed_client.get("/api/v1/whoami/")  # the first request records the key's first use
+    redis_round_trips.clear()
+    response = keyed_client.get("/api/v1/whoami/")
+    assert response.status_code == 200
+    assert len(redis_round_trips) == 1  # the throttle's counter: SET NX and INCR, pipelined
+
+
+def test_counters_of_one_call_share_one_round_trip(redis_round_trips):
+    windows = [rates.Window.of(f"test:{n}:{uuid.uuid4().hex}", "5/min") for n in range(3)]
+    assert rates.count_hits(windows) == [1, 1, 1]
+    assert rates.count_hits(windows[:2]) == [2, 2]
+    assert len(redis_round_trips) == 2
+    assert cache.get(windows[0].name) == 2  # Django's cache reads the count
 
 
 def test_key_commands_complete_with_redis_unreachable(tmp_path):

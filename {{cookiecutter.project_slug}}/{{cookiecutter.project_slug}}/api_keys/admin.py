@@ -18,9 +18,9 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
-from .authentication import key_header
 from .forms import APIKeyAdminForm, RotateForm
 from .models import AbstractAPIKey, APIKey
+from .permissions import key_header
 
 
 def _url_name(opts: Any, action: str) -> str:

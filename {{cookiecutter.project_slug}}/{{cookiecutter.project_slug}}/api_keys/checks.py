@@ -8,9 +8,8 @@ from django.conf import settings
 from django.core.checks import Error, register
 
 from .keys import LOOKUP_ID_LENGTHS, SECRET_LENGTHS, is_allowed_length
+from .rates import is_rate
 from .settings import DEFAULTS
-
-RATE_PATTERN = re.compile(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)")
 
 
 def _is_seconds(value: Any) -> bool:
@@ -40,16 +39,12 @@ RULES: dict[str, tuple[Callable[[Any], object], str]] = {
         f"a whole number from {SECRET_LENGTHS[0]} to {SECRET_LENGTHS[-1]}",
     ),
     "THROTTLE_RATE": (
-        lambda v: v is None or (isinstance(v, str) and RATE_PATTERN.fullmatch(v)),
+        lambda v: v is None or is_rate(v),
         "None, or a rate such as '1000/min', '50/s', '10000/day'",
     ),
     "LAST_USED_INTERVAL": (_is_seconds, "a number of seconds, 0 or more"),
-    "SLOW_HASH_RATE": (
-        lambda v: isinstance(v, str) and RATE_PATTERN.fullmatch(v),
-        "a rate such as '10/min'",
-    ),
     "REFUSAL_RATE": (
-        lambda v: v is None or (isinstance(v, str) and RATE_PATTERN.fullmatch(v)),
+        lambda v: v is None or is_rate(v),
         "None, or a rate such as '100/min'",
     ),
 }

@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .management.durations import parse_duration
+from .durations import parse_duration
 from .scopes import SCOPE_RULE, parse_scopes
 
 

@@ -5,8 +5,6 @@ A key reads `<brand>_<lookup id>_<secret><checksum>`, e.g. `myapi_4fTq0c9ZbLw2_.
 - the secret, 32 base62 characters (190 bits from `secrets`), is stored only as a SHA-256 digest;
 - the checksum, CRC32 of everything before it in 6 base62 characters, lets a typo or a random
   string be refused without a database query, and lets scanners check a match.
-Keys from djangorestframework-api-key (`<prefix>.<secret>`, letters and digits, 8.32 unless its
-KeyGenerator was given other lengths) are still read.
 """
 
 import hashlib
@@ -17,7 +15,6 @@ import zlib
 from dataclasses import dataclass, field
 from functools import cache
 
-from django.contrib.auth.hashers import check_password
 from django.utils.crypto import get_random_string
 from django.views.decorators.debug import sensitive_variables
 
@@ -36,9 +33,6 @@ SECRET_LENGTHS = range(27, 64 + 1)
 MAX_KEY_LENGTH = 128
 
 HASH_ALGORITHM = "sha256"
-LEGACY_HASH_PREFIX = "sha512$$"  # djangorestframework-api-key 3.x
-# djangorestframework-api-key's `<prefix>.<secret>`, of whatever lengths its KeyGenerator made.
-LEGACY_KEY = re.compile("([A-Za-z0-9]{1," + str(LOOKUP_ID_MAX_LENGTH) + r"})\.[A-Za-z0-9]+")
 # Compared against when no key has the lookup id, so an unknown id costs what a wrong secret does.
 UNUSABLE_HASH = f"{HASH_ALGORITHM}${'0' * 64}"
 
@@ -48,8 +42,6 @@ class ParsedKey:
     """A well-formed key split into the part that finds the row and the part that is hashed."""
 
     lookup_id: str
-    # The secret for current keys; the whole key for imported `prefix.secret` keys,
-    # as djangorestframework-api-key hashed them.
     secret: str = field(repr=False)
 
 
@@ -67,15 +59,14 @@ def checksum(body: str) -> str:
     return to_base62(zlib.crc32(body.encode()), CHECKSUM_LENGTH)
 
 
-def _base62_run(length: int) -> str:
-    return "([0-9A-Za-z]{" + str(length) + "})"
-
-
 @cache
 def _key_pattern(brand: str, lookup_id_length: int, secret_length: int) -> re.Pattern[str]:
     """Groups: the checksummed body, the lookup id, the secret, the checksum."""
-    lookup_id, secret = _base62_run(lookup_id_length), _base62_run(secret_length)
-    return re.compile(f"({re.escape(brand)}_{lookup_id}_{secret}){_base62_run(CHECKSUM_LENGTH)}")
+    lookup_id, secret, check = (
+        "([0-9A-Za-z]{" + str(length) + "})"
+        for length in (lookup_id_length, secret_length, CHECKSUM_LENGTH)
+    )
+    return re.compile(f"({re.escape(brand)}_{lookup_id}_{secret}){check}")
 
 
 def is_allowed_length(value: object, allowed: range) -> bool:
@@ -142,25 +133,11 @@ class KeyGenerator:
         """A new secret."""
         return get_random_string(self.secret_key_length, ALPHABET)
 
-    @sensitive_variables()
-    def hash(self, value: str) -> str:
-        """The stored form of a key or of a secret: `sha256$<hex digest>` of the secret.
-
-        A whole key is hashed as `verify` reads it (its secret part; the whole of a
-        `prefix.secret` key); anything else is taken for a secret and hashed as it is.
-        """
-        parsed = self.parse(value)
-        return self._hash_secret(value if parsed is None else parsed.secret)
-
-    def _hash_secret(self, secret: str) -> str:
-        """`hash` for callers that hold the secret already: no second parse."""
-        return f"{HASH_ALGORITHM}${hashlib.sha256(secret.encode()).hexdigest()}"
-
     def generate(self) -> tuple[str, str, str]:
         """A new key, as (key, lookup id, hashed key). Only the key itself is secret."""
         lookup_id, secret = self.get_prefix(), self.get_secret_key()
         body = f"{self.brand}_{lookup_id}_{secret}"
-        return body + checksum(body), lookup_id, self._hash_secret(secret)
+        return body + checksum(body), lookup_id, self.hash_secret(secret)
 
     @sensitive_variables()
     def parse(self, key: str) -> ParsedKey | None:
@@ -168,41 +145,35 @@ class KeyGenerator:
         if len(key) > MAX_KEY_LENGTH:
             return None
         pattern = _key_pattern(self.brand, self.prefix_length, self.secret_key_length)
-        if match := pattern.fullmatch(key):
-            body, lookup_id, secret, check = match.groups()
-            if hmac.compare_digest(check, checksum(body)):
-                return ParsedKey(lookup_id=lookup_id, secret=secret)
+        match = pattern.fullmatch(key)
+        if match is None:
             return None
-        if match := LEGACY_KEY.fullmatch(key):
-            return ParsedKey(lookup_id=match[1], secret=key)
-        return None
+        body, lookup_id, secret, check = match.groups()
+        if not hmac.compare_digest(check, checksum(body)):
+            return None
+        return ParsedKey(lookup_id=lookup_id, secret=secret)
+
+    @sensitive_variables()
+    def hash(self, value: str) -> str:
+        """The stored form of a whole key, or of a secret: `sha256$<hex digest>` of the secret."""
+        parsed = self.parse(value)
+        return self.hash_secret(value if parsed is None else parsed.secret)
+
+    def hash_secret(self, secret: str) -> str:
+        return f"{HASH_ALGORITHM}${hashlib.sha256(secret.encode()).hexdigest()}"
 
     @sensitive_variables()
     def verify_secret(self, secret: str, hashed_key: str) -> bool:
         """Whether `secret` matches `hashed_key`, compared in constant time."""
-        if hashed_key.startswith(f"{HASH_ALGORITHM}$"):
-            return hmac.compare_digest(self._hash_secret(secret), hashed_key)
-        if hashed_key.startswith(LEGACY_HASH_PREFIX):
-            digest = hashlib.sha512(secret.encode()).hexdigest()
-            return hmac.compare_digest(LEGACY_HASH_PREFIX + digest, hashed_key)
-        # Django password hashers, as djangorestframework-api-key before 3.0 used: slow, so a
-        # key that matches is rehashed (see `needs_rehash`).
-        return check_password(secret, hashed_key)
-
-    def using_preferred_hasher(self, hashed_key: str) -> bool:
-        """Whether `hashed_key` is in the current format (djangorestframework-api-key's name)."""
-        return hashed_key.startswith(f"{HASH_ALGORITHM}$")
-
-    def needs_rehash(self, hashed_key: str) -> bool:
-        """Whether a stored hash should be replaced by the current algorithm's."""
-        return not self.using_preferred_hasher(hashed_key)
-
-    def is_slow_hash(self, hashed_key: str) -> bool:
-        """Whether checking a secret against `hashed_key` runs a (slow) password hasher."""
-        return not hashed_key.startswith((f"{HASH_ALGORITHM}$", LEGACY_HASH_PREFIX))
+        return hmac.compare_digest(self.hash_secret(secret), hashed_key)
 
     @sensitive_variables()
     def verify(self, key: str, hashed_key: str) -> bool:
-        """Whether the full `key` matches `hashed_key`."""
+        """Whether the whole `key` matches `hashed_key`."""
         parsed = self.parse(key)
         return parsed is not None and self.verify_secret(parsed.secret, hashed_key)
+
+    def using_preferred_hasher(self, hashed_key: str) -> bool:
+        """Whether `hashed_key` is in the current format; a key stored in another one gets the
+        current hash when it is next accepted."""
+        return hashed_key.startswith(f"{HASH_ALGORITHM}$")

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.encoding import escape_uri_path
 from rest_framework.views import APIView
 
-from .verification import verified_key
+from .permissions import request_key
 
 logger = logging.getLogger("api_keys.usage")
 
@@ -43,7 +43,7 @@ class UsageLogMiddleware:
     def log(self, request: HttpRequest, response: HttpResponse, duration_ms: float) -> None:
         if not logger.isEnabledFor(logging.INFO):
             return  # nothing to format
-        api_key = verified_key(request)
+        api_key = request_key(request)
         fields = {
             "method": request.method,
             "path": escape_uri_path(request.path),  # quoted: a path cannot break the line

@@ -1,101 +1,42 @@
 """API keys: the abstract model to build custom key models on, its manager, and `APIKey`."""
 
 import copy
-import time
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import connections, models, transaction
-from django.db.models.manager import BaseManager
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models.functions import Length, Trim
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from .checks import RATE_PATTERN
 from .keys import HASHED_KEY_MAX_LENGTH, LOOKUP_ID_MAX_LENGTH, KeyGenerator
+{%- if cookiecutter.from_djangorestframework_api_key %}
+from .legacy import LegacyKeyGenerator
+{%- endif %}
+from .rates import validate_rate
 from .scopes import normalize_scopes
 from .settings import api_keys_settings
-from .verification import find_key, verify_key
+from .verification import verify_key
 
 if TYPE_CHECKING:
     from django.db.models.fields.related_descriptors import RelatedManager
-
-
-def validate_throttle_rate(value: str) -> None:
-    """Refuse a per-key rate that APIKeyRateThrottle could not read."""
-    if not RATE_PATTERN.fullmatch(value):
-        raise ValidationError(
-            "%(value)r is not a rate. Write requests/period, e.g. '100/min', '50/s' or "
-            "'10000/day' (period: s, min, hour or day).",
-            code="invalid",
-            params={"value": value},
-        )
-
-
-@dataclass(frozen=True)
-class _CompiledLookup:
-    """`SELECT <every column> FROM <table> WHERE lookup_id = %s`, as the ORM writes it."""
-
-    sql: str
-    attnames: list[str]
-    compiler: Any
-    converters: dict[int, Any]
-
-
-_compiled_lookups: dict[tuple[type, str], _CompiledLookup] = {}
-
-
-def _row_by_lookup_id(model: type["AbstractAPIKey"], alias: str, lookup_id: str) -> Any:
-    """The row with this lookup id as a model instance, or None: the query `filter(lookup_id=)`
-    would run, compiled once per model and database instead of on every request."""
-    compiled = _compiled_lookups.get((model, alias))
-    if compiled is None:
-        queryset: models.QuerySet[AbstractAPIKey] = (
-            models.QuerySet(model, using=alias).filter(lookup_id="").order_by()
-        )
-        compiler = queryset.query.get_compiler(using=alias)
-        sql, params = compiler.as_sql()
-        if list(params) != [""]:
-            raise ImproperlyConfigured(f"Unexpected query for {model.__name__}: {sql}")
-        columns = [column for column, _, _ in compiler.select]
-        compiled = _CompiledLookup(
-            sql=sql,
-            attnames=[column.target.attname for column in columns],
-            compiler=compiler,
-            converters=compiler.get_converters(columns),
-        )
-        _compiled_lookups[(model, alias)] = compiled
-    with connections[alias].cursor() as cursor:
-        cursor.execute(compiled.sql, [lookup_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    if compiled.converters:
-        row = next(compiled.compiler.apply_converters([row], compiled.converters))
-    return model.from_db(alias, compiled.attnames, row)
-
-
-_stock_rules: dict[type, bool] = {}  # by manager class
-
-
-def _has_stock_rules(manager: "type[BaseAPIKeyManager[Any]]") -> bool:
-    return (
-        manager.get_usable_keys is BaseAPIKeyManager.get_usable_keys
-        and manager.get_queryset is BaseManager.get_queryset
-        and manager._queryset_class is models.QuerySet  # type: ignore[attr-defined]
-    )
-
 
 # The key model a manager serves, so that a custom model's manager returns that model.
 _Key = TypeVar("_Key", bound="AbstractAPIKey")
 
 
 class BaseAPIKeyManager(models.Manager[_Key]):
-    """Creates keys and finds the key a client presents."""
+    """Creates keys and finds the key a client presents (see verification.py)."""
 
+    # Makes, parses and hashes keys (keys.py); a manager of your own may set another.
+{%- if cookiecutter.from_djangorestframework_api_key %}
+    key_generator: KeyGenerator = LegacyKeyGenerator()  # djangorestframework-api-key's keys too
+{%- else %}
     key_generator = KeyGenerator()
+{%- endif %}
 
     def assign_key(self, obj: _Key) -> str:
         """Give `obj` a new key and return it; the caller saves `obj`."""
@@ -114,7 +55,6 @@ class BaseAPIKeyManager(models.Manager[_Key]):
         return obj, key
 
     async def acreate_key(self, **kwargs: Any) -> tuple[_Key, str]:
-        """`create_key` for async code."""
         return await sync_to_async(self.create_key)(**kwargs)
 
     def get_usable_keys(self) -> models.QuerySet[_Key]:
@@ -122,70 +62,42 @@ class BaseAPIKeyManager(models.Manager[_Key]):
         return self.filter(revoked=False)
 
     def find_usable_key(self, lookup_id: str) -> _Key | None:
-        """The usable key with this lookup id, expired or not, or None: one query.
+        """The usable key with this lookup id, expired or not, or None: one query."""
+        return next(iter(self.get_usable_keys().filter(lookup_id=lookup_id).order_by()[:1]), None)
 
-        With the stock rules (`get_usable_keys` and `get_queryset` not overridden) the row is
-        read by a query compiled once, and judged here; otherwise through `get_usable_keys()`.
-        """
-        if not self.uses_stock_rules():
-            return next(iter(self.get_usable_keys().filter(lookup_id=lookup_id)[:1]), None)
-        api_key = _row_by_lookup_id(self.model, self.db, lookup_id)
-        return api_key if api_key is not None and not api_key.revoked else None
-
-    def uses_stock_rules(self) -> bool:
-        """Whether `get_usable_keys` and `get_queryset` are not overridden (nor the QuerySet)."""
-        stock = _stock_rules.get(type(self))
-        if stock is None:
-            stock = _stock_rules[type(self)] = _has_stock_rules(type(self))
-        return stock
+    def replace_hash(self, api_key: _Key, secret: str) -> None:
+        """Store the current format's hash of a key stored in another one, once it is used."""
+        api_key.hashed_key = self.key_generator.hash_secret(secret)
+        self.model._base_manager.filter(pk=api_key.pk).update(hashed_key=api_key.hashed_key)
 
     # The checks that take a key hide their variables (the key) from error reports.
-    @sensitive_variables()
-    def check_key(self, key: str) -> tuple[bool, _Key | None]:
-        """(well formed, the usable key it belongs to or None) for a key as presented; the key
-        may have expired. A malformed key costs no query, any other one query."""
-        return find_key(self, key)
-
-    async def acheck_key(self, key: str) -> tuple[bool, _Key | None]:
-        """`check_key` for async code: the database is queried without blocking the loop."""
-        return await sync_to_async(self.check_key)(key)
-
-    @sensitive_variables()
-    def get_from_key(self, key: str) -> _Key:
-        """The usable key matching `key` (expired or not); raises `DoesNotExist` if none does."""
-        api_key = find_key(self, key)[1]
-        if api_key is None:
-            raise self.model.DoesNotExist("No usable API key matches the given key.")
-        return api_key
-
-    async def aget_from_key(self, key: str) -> _Key:
-        """`get_from_key` for async code."""
-        return await sync_to_async(self.get_from_key)(key)
-
     @sensitive_variables()
     def is_valid(self, key: str) -> bool:
         """Whether `key` belongs to a usable key that has not expired."""
         return verify_key(self, key).accepted
 
     async def ais_valid(self, key: str) -> bool:
-        """`is_valid` for async code."""
         return await sync_to_async(self.is_valid)(key)
 
-    def record_use(self, api_key: _Key) -> None:
-        """Set `last_used_at`, at most once per API_KEYS["LAST_USED_INTERVAL"] per key.
+    @sensitive_variables()
+    def get_from_key(self, key: str) -> _Key:
+        """The usable key matching `key` (expired or not); raises `DoesNotExist` if none does."""
+        api_key = verify_key(self, key).api_key
+        if api_key is None:
+            raise self.model.DoesNotExist("No usable API key matches the given key.")
+        return api_key
 
-        One conditional UPDATE, skipped while this process knows the value is fresh: no
-        read-modify-write, and concurrent requests cannot both move it within an interval.
-        """
-        options = api_keys_settings()
-        used = api_key.last_used_at
-        if used is not None:
-            # An aware time (USE_TZ, the usual case) is compared in seconds: no datetime is made.
-            now_seconds = time.time() if used.tzinfo else timezone.now().timestamp()
-            if now_seconds - used.timestamp() < options.last_used_interval:
-                return
+    async def aget_from_key(self, key: str) -> _Key:
+        return await sync_to_async(self.get_from_key)(key)
+
+    def record_use(self, api_key: _Key) -> None:
+        """Set `last_used_at`, at most once per API_KEYS["LAST_USED_INTERVAL"] per key: one
+        conditional UPDATE, skipped while the value this request read is fresh. No
+        read-modify-write, and concurrent requests cannot both move it within an interval."""
+        interval = timedelta(seconds=api_keys_settings().last_used_interval)
         now = timezone.now()
-        interval = options.last_used_delta
+        if api_key.last_used_at is not None and now - api_key.last_used_at < interval:
+            return
         stale = models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lte=now - interval)
         self.model._base_manager.filter(stale, pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
@@ -232,7 +144,7 @@ class AbstractAPIKey(models.Model):
     throttle_rate = models.CharField(
         max_length=20,
         blank=True,
-        validators=[validate_throttle_rate],
+        validators=[validate_rate],
         help_text="Requests allowed, e.g. '100/min'. Empty: API_KEYS['THROTTLE_RATE'].",
     )
     last_used_at = models.DateTimeField("last used", null=True, blank=True, editable=False)
@@ -251,6 +163,14 @@ class AbstractAPIKey(models.Model):
         ordering = ("-created",)
         verbose_name = "API key"
         verbose_name_plural = "API keys"
+        constraints = [
+            # A nameless key cannot be told apart in the admin, the lists or the logs.
+            models.CheckConstraint(
+                condition=GreaterThan(Length(Trim("name")), 0),
+                name="%(app_label)s_%(class)s_has_a_name",
+                violation_error_message="An API key needs a name, saying who or what uses it.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return str(self.name)
@@ -258,20 +178,12 @@ class AbstractAPIKey(models.Model):
     def save(self, *args: Any, update_fields: Any = None, **kwargs: Any) -> None:
         saved = None if update_fields is None else set(update_fields)
         self._validate_irreversible(saved)
-        if saved is None or "name" in saved:
-            self._validate_name()
         if saved is None or saved & {"scopes", "throttle_rate"}:
             self._validate_access()
         super().save(*args, update_fields=update_fields, **kwargs)
 
     def clean(self) -> None:
         self._validate_irreversible(None)
-
-    def _validate_name(self) -> None:
-        """Refuse an empty name, however the key is saved (the field alone refuses it only in
-        forms): a nameless key cannot be told apart in the admin, the lists or the logs."""
-        if not self.name or not str(self.name).strip():
-            raise ValidationError({"name": "An API key needs a name, saying who or what uses it."})
 
     def _validate_access(self) -> None:
         """Scopes and throttle rate, however they were set (the admin and the commands check
@@ -287,7 +199,7 @@ class AbstractAPIKey(models.Model):
         except ValueError as error:
             raise ValidationError({"scopes": str(error)}) from None
         if self.throttle_rate:
-            validate_throttle_rate(self.throttle_rate)
+            validate_rate(self.throttle_rate)
 
     def _validate_irreversible(self, saved: set[str] | None) -> None:
         """Refuse to undo a revocation, or to move a rotated key's end later. Asks the database,

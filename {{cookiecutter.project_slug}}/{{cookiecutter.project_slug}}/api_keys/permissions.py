@@ -1,17 +1,110 @@
-"""Permission classes: `HasAPIKey`, and `BaseHasAPIKey` to build one for a custom key model."""
+"""Where a request's key is read and judged: `KeyParser`, the permission classes `HasAPIKey` and
+`BaseHasAPIKey` (to build one for a custom key model), and the request's one verified key.
 
+A request's key is verified once, whoever asks first: the authentication class and the key
+permissions call `check_request`, which keeps each verdict on the request (by key model and
+key) and remembers the first key accepted, which the throttle and the usage log read with
+`request_key`. Everything is kept on the request object, so nothing outlives it.
+"""
+
+from collections.abc import Iterator
 from typing import Any
 
+from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import AND, NOT, OR, BasePermission
 from rest_framework.request import Request
 
-from .authentication import KeyParser
 from .models import AbstractAPIKey, APIKey
-from .verification import permission_verdict
+from .settings import api_keys_settings
+from .verification import Verdict, verify_key
 
-__all__ = ["BaseHasAPIKey", "HasAPIKey", "KeyParser", "missing_scopes"]
+__all__ = ["BaseHasAPIKey", "HasAPIKey", "KeyParser", "check_request", "request_key"]
+
+
+def header_name(meta_name: str) -> str:
+    """The HTTP header behind a request.META name: HTTP_X_API_KEY -> X-Api-Key."""
+    return meta_name.removeprefix("HTTP_").replace("_", "-").title()
+
+
+def key_header() -> tuple[str, str]:
+    """The header clients send their key in, and how its value reads:
+    ("Authorization", "Api-Key <key>"), or ("X-Api-Key", "<key>") with API_KEY_CUSTOM_HEADER."""
+    options = api_keys_settings()
+    if options.header:
+        return header_name(options.header), "<key>"
+    return "Authorization", f"{options.keyword} <key>"
+
+
+class SettingsKeyword:
+    """`KeyParser.keyword` until a subclass or an instance sets its own: API_KEYS["KEYWORD"],
+    read each time, so that a changed setting applies."""
+
+    def __get__(self, instance: object, owner: type | None = None) -> str:
+        return api_keys_settings().keyword
+
+
+class KeyParser:
+    """Reads the presented key from `Authorization: Api-Key <key>` or the configured header.
+
+    Subclass it and set `keyword` (e.g. "Bearer") to read `Authorization: <keyword> <key>`.
+    """
+
+    keyword = SettingsKeyword()  # reads as a str: API_KEYS["KEYWORD"], "Api-Key" by default
+
+    def get(self, request: HttpRequest | Request) -> str | None:
+        header = api_keys_settings().header
+        if header:
+            return self.get_from_header(request, header)
+        return self.get_from_authorization(request)
+
+    def get_keyword(self) -> str:
+        return self.keyword or api_keys_settings().keyword  # `keyword = None`: the setting
+
+    @sensitive_variables()
+    def get_from_authorization(self, request: HttpRequest | Request) -> str | None:
+        authorization = _django_request(request).META.get("HTTP_AUTHORIZATION", "")
+        keyword, found, key = authorization.partition(" ")
+        if not found or keyword.lower() != self.get_keyword().lower():
+            return None
+        return key or None
+
+    @sensitive_variables()
+    def get_from_header(self, request: HttpRequest | Request, name: str) -> str | None:
+        return _django_request(request).META.get(name) or None
+
+
+def _django_request(request: HttpRequest | Request) -> HttpRequest:
+    # A DRF Request passes attribute reads on to the Django request, through __getattr__.
+    return request._request if isinstance(request, Request) else request
+
+
+def check_request(
+    request: HttpRequest | Request, model: type[AbstractAPIKey], key: str
+) -> Verdict[AbstractAPIKey]:
+    """`verify_key` for a request, once per key model and key; the first key accepted is
+    recorded as used and becomes `request_key(request)`."""
+    attributes = _django_request(request).__dict__
+    verdicts = attributes.setdefault("_api_key_verdicts", {})
+    verdict: Verdict[AbstractAPIKey] | None = verdicts.get((model, key))
+    if verdict is None:
+        verdict = verdicts[(model, key)] = verify_key(model.objects, key)
+        if verdict.accepted and verdict.api_key is not None and "_api_key" not in attributes:
+            attributes["_api_key"] = verdict.api_key
+            model.objects.record_use(verdict.api_key)
+    return verdict
+
+
+def request_key(request: HttpRequest | Request) -> AbstractAPIKey | None:
+    """The key the request was accepted with, by whichever class checked it (an
+    authentication class of your own that sets `request.auth` to a key included), or None."""
+    django_request = _django_request(request)
+    api_key: AbstractAPIKey | None = django_request.__dict__.get("_api_key")
+    if api_key is None:
+        auth = getattr(django_request, "auth", None)  # set by DRF on both requests
+        api_key = auth if isinstance(auth, AbstractAPIKey) else None
+    return api_key
 
 
 def missing_scopes(api_key: AbstractAPIKey, view: Any) -> list[str]:
@@ -40,9 +133,11 @@ class BaseHasAPIKey(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         if self.model is None:
             raise TypeError(f"{type(self).__name__} must set `model` to a key model.")
-        # Read and checked once, with the authentication class if it ran.
-        verdict = permission_verdict(request, self)
-        api_key = verdict.api_key if verdict is not None else None
+        key = self.get_key(request)
+        if key is None:
+            return False
+        verdict = check_request(request, self.model, key)
+        api_key = verdict.api_key if verdict.accepted else None
         if api_key is None:
             return False
         if missing := missing_scopes(api_key, view):
@@ -58,3 +153,14 @@ class BaseHasAPIKey(BasePermission):
 
 class HasAPIKey(BaseHasAPIKey):
     model = APIKey
+
+
+def key_permissions(permission: Any) -> Iterator[BaseHasAPIKey]:
+    """The key permissions in a view's permission, `HasAPIKey | IsAuthenticated` included."""
+    if isinstance(permission, BaseHasAPIKey):
+        yield permission
+    elif isinstance(permission, AND | OR | NOT):
+        operator: Any = permission  # DRF keeps the operands in op1 (and op2)
+        yield from key_permissions(operator.op1)
+        if not isinstance(permission, NOT):
+            yield from key_permissions(operator.op2)

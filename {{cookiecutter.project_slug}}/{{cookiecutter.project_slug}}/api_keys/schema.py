@@ -7,8 +7,8 @@ from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.permissions import AND, OR
 
-from .authentication import APIKeyAuthentication, key_header, key_permissions
-from .permissions import BaseHasAPIKey
+from .authentication import APIKeyAuthentication
+from .permissions import BaseHasAPIKey, key_header, key_permissions
 
 
 def requires_key(permission: Any) -> bool:

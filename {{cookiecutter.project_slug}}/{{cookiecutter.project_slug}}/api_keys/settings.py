@@ -4,8 +4,7 @@ Read them with `api_keys_settings()`; `checks.py` reports a bad entry at startup
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
-from functools import cache, cached_property
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -29,11 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_RATE": "1000/min",
     # Seconds between two writes of a key's last_used_at.
     "LAST_USED_INTERVAL": 60,
-    # Checks allowed per lookup id of keys imported with a slow password-hasher hash (each costs
-    # a hasher run): more are refused until the period ends, so forged secrets cannot burn CPU.
-    "SLOW_HASH_RATE": "10/min",
     # Refused keys (malformed, unknown, revoked, expired) allowed per client address; past it
-    # the address gets 429 until the period ends. None: no limit. See throttling.RefusalThrottle.
+    # the address gets 429 until the period ends. None: no limit. See throttling.RefusalLimit.
     "REFUSAL_RATE": "100/min",
 }
 
@@ -47,12 +43,7 @@ class APIKeySettings:
     secret_length: int
     throttle_rate: str | None
     last_used_interval: float
-    slow_hash_rate: str
     refusal_rate: str | None
-
-    @cached_property
-    def last_used_delta(self) -> timedelta:
-        return timedelta(seconds=self.last_used_interval)
 
 
 @cache
@@ -62,15 +53,6 @@ def api_keys_settings() -> APIKeySettings:
     if values["HEADER"] is None:
         values["HEADER"] = getattr(settings, "API_KEY_CUSTOM_HEADER", None)
     return APIKeySettings(**{name.lower(): value for name, value in values.items()})
-
-
-PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_rate(rate: str) -> tuple[int, int]:
-    """(requests, seconds) of a rate written as DRF writes them: "100/min" -> (100, 60)."""
-    count, _, period = rate.partition("/")
-    return int(count), PERIODS[period[0]]
 
 
 def _reload(*, setting: str, **kwargs: Any) -> None:

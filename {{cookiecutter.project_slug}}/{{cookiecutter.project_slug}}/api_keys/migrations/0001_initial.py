@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from ..models import validate_throttle_rate
+from ..rates import validate_rate
 
 
 class Migration(migrations.Migration):
@@ -69,7 +69,7 @@ class Migration(migrations.Migration):
                         blank=True,
                         help_text="Requests allowed, e.g. '100/min'. Empty: API_KEYS['THROTTLE_RATE'].",
                         max_length=20,
-                        validators=[validate_throttle_rate],
+                        validators=[validate_rate],
                     ),
                 ),
                 (

@@ -9,8 +9,9 @@ from django.test import AsyncClient, override_settings
 from django.urls import path
 from rest_framework.exceptions import AuthenticationFailed
 
-from ..authentication import APIKeyAuthentication, KeyParser
+from ..authentication import APIKeyAuthentication
 from ..models import APIKey
+from ..permissions import KeyParser
 
 pytestmark = pytest.mark.django_db
 

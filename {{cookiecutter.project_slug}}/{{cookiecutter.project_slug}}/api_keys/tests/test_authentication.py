@@ -116,7 +116,7 @@ def test_an_oversized_header_is_refused_before_any_hashing_or_query(
 ):
     huge = "A" * 100_000
     with (
-        mock.patch.object(KeyGenerator, "_hash_secret", autospec=True) as hash_,
+        mock.patch.object(KeyGenerator, "hash_secret", autospec=True) as hash_,
         mock.patch.object(keys, "_key_pattern") as key_pattern,
         django_assert_num_queries(0),
     ):

@@ -26,7 +26,7 @@ def test_default_settings_pass():
         ({"LOOKUP_ID_LENGTH": 4}, "api_keys.E003"),
         ({"SECRET_LENGTH": 20}, "api_keys.E003"),
         ({"SECRET_LENGTH": "32"}, "api_keys.E003"),
-        ({"SLOW_HASH_RATE": "10 per minute"}, "api_keys.E003"),
+        ({"REFUSAL_RATE": "10 per minute"}, "api_keys.E003"),
         ({"THROTTLE_RATE": "lots"}, "api_keys.E003"),
         ({"LAST_USED_INTERVAL": None}, "api_keys.E003"),
     ],

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ..keys import ALPHABET, LEGACY_KEY, MAX_KEY_LENGTH, KeyGenerator, checksum
+from ..keys import ALPHABET, MAX_KEY_LENGTH, KeyGenerator, checksum
 
 generator = KeyGenerator(brand="acme")
 REAL_KEY, _, _ = generator.generate()
@@ -30,9 +30,7 @@ hostile_values = st.one_of(
 @given(hostile_values)
 def test_the_parser_never_raises_and_accepts_only_well_formed_keys(value):
     if generator.parse(value) is not None:
-        assert LEGACY_KEY.fullmatch(value) or (
-            value.startswith("acme_") and value[-6:] == checksum(value[:-6])
-        )
+        assert value.startswith("acme_") and value[-6:] == checksum(value[:-6])
 
 
 KNOWN_BODIES = {

@@ -2,6 +2,10 @@
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.test import override_settings
+from django.urls import path
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from ..models import APIKey
 from ..scopes import normalize_scopes, parse_scopes
@@ -57,3 +61,34 @@ def test_keys_created_in_code_with_bad_scopes_or_rate_are_refused(fields, messag
     with pytest.raises(ValidationError, match=message):
         APIKey.objects.create_key(name="typo", **fields)
     assert not APIKey.objects.exists()
+
+
+class GrantsItselfAScope(APIView):
+    """A careless view: it changes the key object of its own request, and saves nothing."""
+
+    def get(self, request):
+        request.auth.scopes.append("admin:all")
+        return Response({})
+
+
+class NeedsAdmin(APIView):
+    required_scopes = ["admin:all"]
+
+    def get(self, request):
+        return Response({})
+
+
+@pytest.mark.django_db
+@override_settings(
+    ROOT_URLCONF=(
+        path("careless/", GrantsItselfAScope.as_view()),
+        path("admin/", NeedsAdmin.as_view()),
+    )
+)
+def test_a_change_to_one_request_s_key_object_never_reaches_another_request(keyed_client):
+    """Each request reads its key from the database: no key object is shared between requests,
+    on this thread or any other."""
+    assert keyed_client.get("/careless/").status_code == 200
+    assert keyed_client.get("/admin/").status_code == 403
+    assert keyed_client.get("/careless/").status_code == 200
+    assert keyed_client.get("/admin/").status_code == 403

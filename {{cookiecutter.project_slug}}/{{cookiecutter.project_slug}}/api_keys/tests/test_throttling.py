@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
 
+from .. import rates, throttling
 from ..keys import checksum
 from ..models import APIKey
 from ..permissions import HasAPIKey
@@ -24,9 +25,9 @@ START = 1_800_000_030.0
 
 @pytest.fixture(autouse=True)
 def clock(monkeypatch):
-    """The throttle's time, fixed at START; move it with `clock["now"] += seconds`."""
+    """The counters' time, fixed at START; move it with `clock["now"] += seconds`."""
     now = {"now": START}
-    monkeypatch.setattr(APIKeyRateThrottle, "timer", lambda self: now["now"])
+    monkeypatch.setattr(rates, "clock", lambda: now["now"])
     return now
 
 
@@ -101,32 +102,22 @@ def test_none_turns_the_default_limit_off(api_key, default_rate):
     assert all(throttle.allow_request(request, None) for _ in range(1001))
 
 
-class RecordingCache:
-    """Passes calls on to the real cache and keeps the names of the entries used."""
-
-    def __init__(self, cache):
-        self.cache, self.names = cache, []
-
-    def __getattr__(self, method_name):
-        method = getattr(self.cache, method_name)
-
-        def record(name, *args, **kwargs):
-            self.names.append(name)
-            return method(name, *args, **kwargs)
-
-        return record
-
-
 def test_the_cache_entry_is_named_by_lookup_id_and_holds_no_secret(
     keyed_client, api_key, monkeypatch
 ):
-    recorder = RecordingCache(APIKeyRateThrottle.cache)
-    monkeypatch.setattr(APIKeyRateThrottle, "cache", recorder)
+    names: list[str] = []
+    count_hits = rates.count_hits
+
+    def recording(windows):
+        names.extend(window.name for window in windows)
+        return count_hits(windows)
+
+    monkeypatch.setattr(throttling, "count_hits", recording)
     assert keyed_client.get(WHOAMI).status_code == 200
     api_key_object, key = api_key
     secret = key.split("_")[2][:32]
-    assert recorder.names
-    for name in recorder.names:
+    assert names
+    for name in names:
         assert api_key_object.lookup_id in name
         assert secret not in name
 

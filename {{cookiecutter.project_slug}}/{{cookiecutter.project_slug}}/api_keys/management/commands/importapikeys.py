@@ -131,6 +131,7 @@ class Command(DatabaseCommand):
                 field.run_validators(getattr(api_key, name))
             except ValidationError as error:
                 raise ValidationError(f"{name}: {' '.join(error.messages)}") from None
+        api_key.validate_constraints()  # a name, as the database requires
         api_key.save()
         # `created` is set to now on the first save; put the original time back.
         APIKey.objects.filter(pk=api_key.pk).update(created=as_datetime(row["created"]))
