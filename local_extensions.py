@@ -34,6 +34,7 @@ TAKEN_NAMES = {
     "rest_framework",
     "test",
     "tests",
+    "users",
     "whitenoise",
 }
 KEY_NAME_MAX_LENGTH = 100  # APIKey.name's max_length

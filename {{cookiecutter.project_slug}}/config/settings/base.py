@@ -22,9 +22,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "{{ cookiecutter.project_slug }}.users",
     "{{ cookiecutter.project_slug }}.api_keys",
     "{{ cookiecutter.project_slug }}.api",
 ]
+# The project's own user model, from the first migration (users/models.py says why).
+AUTH_USER_MODEL = "users.User"
 
 MIDDLEWARE = [
     # First, so the duration it logs covers every other middleware.

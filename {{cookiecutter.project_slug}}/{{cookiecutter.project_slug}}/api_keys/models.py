@@ -91,9 +91,8 @@ class BaseAPIKeyManager(models.Manager[_Key]):
         return await sync_to_async(self.get_from_key)(key)
 
     def record_use(self, api_key: _Key) -> None:
-        """Set `last_used_at`, at most once per API_KEYS["LAST_USED_INTERVAL"] per key: one
-        conditional UPDATE, skipped while the value this request read is fresh. No
-        read-modify-write, and concurrent requests cannot both move it within an interval."""
+        """Set `last_used_at`, at most once per API_KEYS["LAST_USED_INTERVAL"]: one conditional
+        UPDATE, which concurrent requests cannot both make within an interval."""
         interval = timedelta(seconds=api_keys_settings().last_used_interval)
         now = timezone.now()
         if api_key.last_used_at is not None and now - api_key.last_used_at < interval:
@@ -186,13 +185,11 @@ class AbstractAPIKey(models.Model):
         self._validate_irreversible(None)
 
     def _validate_access(self) -> None:
-        """Scopes and throttle rate, however they were set (the admin and the commands check
-        them too, with messages of their own): a typo would otherwise fail only at request time,
-        as a 403 or an unlimited rate. Not checked when neither is saved, so that revoking a key
-        whose stored scopes break today's rules still works."""
+        """Scopes and throttle rate, however they are saved: a typo would otherwise fail only at
+        request time, as a 403 or an unlimited rate."""
         scopes = self.scopes
-        is_a_list = isinstance(scopes, list | tuple | set)
-        if not is_a_list or not all(isinstance(scope, str) for scope in scopes):
+        listed = isinstance(scopes, list | tuple | set)
+        if not listed or not all(isinstance(scope, str) for scope in scopes):
             raise ValidationError({"scopes": "Scopes are a list of strings, e.g. ['orders:read']."})
         try:
             self.scopes = normalize_scopes(scopes)
@@ -247,24 +244,16 @@ class AbstractAPIKey(models.Model):
         self.save(update_fields=["revoked"])
 
     # Not copied by `rotate`: the new key has its own secret, age, state and history.
-    fields_not_copied_on_rotation = (
-        "lookup_id",
-        "hashed_key",
-        "created",
-        "revoked",
-        "expiry_date",
-        "last_used_at",
-        "rotated_from",
-    )
+    fields_not_copied_on_rotation: tuple[str, ...] = ("lookup_id", "hashed_key", "created")
+    fields_not_copied_on_rotation += ("revoked", "expiry_date", "last_used_at", "rotated_from")
 
     def rotate(self, grace: timedelta) -> tuple["AbstractAPIKey", str]:
         """Issue a key that replaces this one, which stops working `grace` from now (or sooner,
         if it already expires sooner). Return (new object, key), and show the key once.
 
-        The new key keeps every other field: name, scopes, throttle rate, and the fields a
-        custom key model adds, such as an owner. A key that expires passes its lifetime on: the
-        new key expires that long after the rotation. A revoked or expired key cannot be
-        rotated, nor one that has a successor still in use (rotate the successor instead).
+        The new key keeps every other field (name, scopes, rate, a custom model's owner) and,
+        for a key that expires, its lifetime from now. A revoked or expired key cannot be
+        rotated, nor one whose successor is still in use (rotate the successor instead).
         """
         if grace < timedelta(0):
             raise ValueError("The grace period cannot be negative.")
