@@ -4,11 +4,15 @@ No container registry is reachable from the machines these tests run on, so the 
 on a Debian base made locally with mmdebstrap (the Dockerfile takes its base as the build
 argument PYTHON_IMAGE), with podman on the vfs storage driver and chroot isolation. The base
 trusts the certificate authorities this machine trusts, so that pip inside the build reaches
-PyPI the way the host does. `podman run` cannot set resource limits in these sandboxes, so the
-image's command runs with `buildah run`, on the host's network, bound to 127.0.0.1.
+PyPI the way the host does, and has no system time-zone database (the image must not need
+one). `podman run` cannot set resource limits in these sandboxes, so the image's command runs
+with `buildah run`, on the host's network, bound to 127.0.0.1.
 
-Both the base and the image are kept in podman's storage under a tag that is a digest of what
-they are made from, so a later run with the same inputs reuses them; older tags are removed.
+podman and buildah use storage of the tests' own (build/container-storage/, with its own
+storage.conf), so the machine's podman configuration, whatever driver it uses, neither breaks
+these tests nor is touched by them. The base and the image are kept there under a tag that is
+a digest of what they are made from, so a later run with the same inputs reuses them; older
+tags are removed.
 
 compose.yaml is checked, for every bake, against the Compose Specification's JSON schema (the
 copy check-jsonschema ships: no `docker compose` or `podman compose` is installed here), and
@@ -25,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +39,7 @@ import pytest
 import yaml
 
 from tests.baking import (
+    TEMPLATE_DIR,
     BakedProject,
     assert_succeeded,
     clean_environment,
@@ -50,15 +56,38 @@ from tests.servers import (
 )
 
 TOOLS = ("podman", "buildah", "mmdebstrap")
-STORAGE = "--storage-driver=vfs"
+# Storage of the tests' own: images under build/, run-time state in the temporary folder (it
+# must not outlive a reboot), a storage.conf that no machine-wide file can change.
+STORAGE_ROOT = TEMPLATE_DIR / "build" / "container-storage"
+RUN_ROOT = Path(tempfile.gettempdir()) / f"template-test-containers-{os.getuid()}"
+STORAGE_CONF = STORAGE_ROOT.parent / "container-storage.conf"
+STORAGE = (
+    f"--root={STORAGE_ROOT}",
+    f"--runroot={RUN_ROOT}",
+    "--storage-driver=vfs",
+)
 BASE_SUITE = "bookworm"
 BASE_PACKAGES = "python3,python3-venv,ca-certificates"
+# The base has no system time-zone database: Python's zoneinfo must find it in the image's
+# packages (tzdata, in requirements.txt).
+WITHOUT_ZONEINFO = "--customize-hook=rm -rf $1/usr/share/zoneinfo"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 BASE_REPOSITORY = "localhost/template-test-base"
 BUILD_SECONDS = 900
 
 
-def run(*command: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def container_environment() -> dict[str, str]:
+    """The environment for podman and buildah: the storage.conf of the tests' own."""
+    STORAGE_CONF.parent.mkdir(parents=True, exist_ok=True)
+    STORAGE_CONF.write_text(
+        f'[storage]\ndriver = "vfs"\ngraphroot = "{STORAGE_ROOT}"\nrunroot = "{RUN_ROOT}"\n'
+    )
+    return {**os.environ, "CONTAINERS_STORAGE_CONF": str(STORAGE_CONF)}
+
+
+def run(
+    *command: str, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a command; stderr is merged into stdout."""
     return subprocess.run(
         command,
@@ -67,15 +96,18 @@ def run(*command: str, timeout: float = 300) -> subprocess.CompletedProcess[str]
         text=True,
         timeout=timeout,
         check=False,
+        env=env,
     )
 
 
 def podman(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return run("podman", STORAGE, *args, timeout=timeout)
+    # libpod's own state (--tmpdir) apart too: a machine's podman keeps its own in /run/libpod.
+    tmpdir = f"--tmpdir={RUN_ROOT}/libpod"
+    return run("podman", *STORAGE, tmpdir, *args, timeout=timeout, env=container_environment())
 
 
 def buildah(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return run("buildah", STORAGE, *args, timeout=timeout)
+    return run("buildah", *STORAGE, *args, timeout=timeout, env=container_environment())
 
 
 def image_exists(tag: str) -> bool:
@@ -139,19 +171,44 @@ def container_tools() -> None:
         )
 
 
+def machine_podman(*args: str) -> subprocess.CompletedProcess[str]:
+    """podman as the machine is configured: no flag, no storage.conf of ours."""
+    return run("podman", *args, timeout=120)
+
+
+MACHINE_STORAGE = "{{.Store.GraphDriverName}} {{.Store.GraphRoot}}"
+
+
+@pytest.fixture(scope="module")
+def machine_storage(container_tools: None) -> str:
+    """The machine's podman storage, used first with its defaults (as a machine where podman
+    ran before has it), before any test of this module uses podman."""
+    info = machine_podman("info", "--format", MACHINE_STORAGE)
+    return info.stdout.strip() if info.returncode == 0 else f"unusable: {info.stdout.strip()}"
+
+
+def test_podman_used_first_with_the_machine_s_defaults_does_not_disturb_these_tests(
+    machine_storage: str,
+) -> None:
+    info = podman("info", "--format", MACHINE_STORAGE)
+    assert_succeeded(info)
+    assert info.stdout.strip() == f"vfs {STORAGE_ROOT}"
+
+
 @pytest.fixture(scope="module")
 def base_image(
     container_tools: None, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> str:
     """A Debian base with python3 and its venv module, made with mmdebstrap once and kept."""
     ca_bundle = HOST_CA_BUNDLE.read_bytes() if HOST_CA_BUNDLE.is_file() else b""
-    inputs = digest(BASE_SUITE.encode(), BASE_PACKAGES.encode(), ca_bundle)
+    recipe = f"{BASE_SUITE} {BASE_PACKAGES} {WITHOUT_ZONEINFO}"
+    inputs = digest(recipe.encode(), ca_bundle)
     tag = f"{BASE_REPOSITORY}:{BASE_SUITE}-{inputs}"
     if image_exists(tag):
         return tag
     work = tmp_path_factory.mktemp("base-image")
     tarball = work / "base.tar"
-    command = ["mmdebstrap", "--variant=minbase", f"--include={BASE_PACKAGES}"]
+    command = ["mmdebstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", WITHOUT_ZONEINFO]
     if ca_bundle:
         command.append(f"--customize-hook=copy-in {HOST_CA_BUNDLE} {HOST_CA_BUNDLE.parent}")
     started = time.perf_counter()
@@ -228,11 +285,12 @@ def in_container(
     """Run a command in the container as the image's user, in /app, on the host's network."""
     variables = [f"--env={name}={value}" for name, value in environment.items()]
     return subprocess.run(
-        ["buildah", STORAGE, "run", "--isolation=chroot", *variables, container, "--", *command],
+        ["buildah", *STORAGE, "run", "--isolation=chroot", *variables, container, "--", *command],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        env=container_environment(),
     )
 
 
@@ -291,6 +349,8 @@ def test_image_leaves_secrets_and_local_state_out(
         # The code belongs to root: the app user cannot change it.
         assert (app / "config" / "settings" / "production.py").stat().st_uid == 0
         assert (root / "data").stat().st_uid == 10001  # the SQLite database's folder
+        # No system time-zone database: keyed requests (test below) rely on the tzdata package.
+        assert not (root / "usr" / "share" / "zoneinfo").exists()
     finally:
         buildah("umount", container)
     assert image_config["User"] == "10001:10001"
@@ -334,10 +394,11 @@ def test_image_serves_the_api_as_a_non_root_user(
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         runner = subprocess.Popen(
-            ["buildah", STORAGE, "run", "--isolation=chroot", *variables, container, "--"]
+            ["buildah", *STORAGE, "run", "--isolation=chroot", *variables, container, "--"]
             + image_config["Cmd"],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=container_environment(),
         )
     try:
         wait_until_serving(runner, lambda: get(f"{base_url}/healthz/")[0] == 200, log_path)
@@ -371,6 +432,16 @@ def test_image_serves_the_api_as_a_non_root_user(
             f"(buildah run, chroot isolation)"
         ]
     )
+
+
+def test_the_machine_s_podman_storage_is_left_as_it_was(machine_storage: str, image: str) -> None:
+    """After the image was built (or reused) in the tests' own storage."""
+    info = machine_podman("info", "--format", MACHINE_STORAGE)
+    now = info.stdout.strip() if info.returncode == 0 else f"unusable: {info.stdout.strip()}"
+    assert now == machine_storage
+    if info.returncode == 0:
+        listed = machine_podman("images", "--format", "{{.Repository}}").stdout
+        assert "template-test" not in listed
 
 
 def test_compose_file_follows_the_compose_specification(baked: BakedProject) -> None:
