@@ -25,6 +25,8 @@ CACHE = "{{ cookiecutter.cache }}"
 FIRST_KEY_NAME = {{ cookiecutter.first_key_name|tojson }}
 SET_UP_ENVIRONMENT = "{{ cookiecutter.set_up_environment }}" == "True"
 FROM_PACKAGE = "{{ cookiecutter.from_djangorestframework_api_key }}"  # "True" or "False"
+# cruft records the template's commit in the context it renders with (create, update, diff).
+RENDERED_BY_CRUFT = {{ ("_commit" in cookiecutter)|tojson|capitalize }}
 
 # Files that only one option uses, removed when that option is not chosen.
 OPTION_FILES = {
@@ -339,6 +341,28 @@ def set_up_in_process() -> None:
     print_manual_steps(reason, install=False, activate=False, database=not database_created)
 
 
+def parent_command() -> list[str]:
+    """The command line of the process that runs this hook (cookiecutter's, or cruft's)."""
+    try:
+        return Path(f"/proc/{os.getppid()}/cmdline").read_text(errors="replace").split("\0")
+    except OSError:  # no /proc (macOS): ps tells
+        try:
+            ps = ["ps", "-o", "args=", "-p", str(os.getppid())]
+            return subprocess.run(ps, capture_output=True, text=True, timeout=5).stdout.split()
+        except (OSError, subprocess.SubprocessError):
+            return []
+
+
+def rendered_to_compare() -> bool:
+    """Whether cruft renders this copy only to compare two versions of the template (`cruft
+    update`, `cruft diff`): its files count, but no environment, database or key is made, and
+    nothing is printed. `cruft create` makes a ready project, as cookiecutter does."""
+    if not RENDERED_BY_CRUFT:
+        return False
+    command = parent_command()
+    return any(word in ("update", "diff") for word in command[1:])
+
+
 def make_ready() -> None:
     missing = missing_requirements()
     if not missing:
@@ -360,6 +384,8 @@ if __name__ == "__main__":
     remove_unused_option_files()
     keep_chosen_lock_files()
     write_env_file()
+    if rendered_to_compare():
+        sys.exit(0)
     try:
         make_ready()
     except KeyboardInterrupt:  # Ctrl-C: a .venv made here is already removed
