@@ -85,6 +85,17 @@ BAKES = [
     ),
 ]
 BAKES_BY_ID = {bake.id: bake for bake in BAKES}
+# With the moving tools (legacy keys and hashes, importapikeys, moveapikeymigrations) and the
+# moving guide, docs/moving-from-djangorestframework-api-key.md: the two served shapes.
+MOVING = {"from_djangorestframework_api_key": "yes"}
+MOVING_BAKES = [
+    Bake("moving-sqlite-locmem", MOVING),
+    Bake(
+        "moving-postgresql-redis",
+        {"project_name": "Depot API", "database": "postgresql", "cache": "redis", **MOVING},
+        redis_db=3,
+    ),
+]
 
 
 def clean_environment() -> dict[str, str]:

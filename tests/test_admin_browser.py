@@ -56,7 +56,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def admin_password(default_project: BakedProject) -> str:
-    """A superuser made the way the generated README says: createsuperuser."""
+    """A superuser made the way the generated README and docs say: createsuperuser."""
     password = secrets.token_urlsafe(16)
     assert_succeeded(
         default_project.run_python(

@@ -122,6 +122,14 @@ def remove_other_tags(repository: str, keep: str) -> None:
             podman("rmi", "--force", tag)
 
 
+def documented_podman_build_options(project: BakedProject) -> list[str]:
+    """The options docs/deploying.md gives `podman build`, before its tag and context."""
+    text = (project.path / "docs" / "deploying.md").read_text()
+    match = re.search(r"podman build (.*?) -t ", text)
+    assert match, "docs/deploying.md gives no `podman build ... -t` command"
+    return match[1].split()
+
+
 def digest(*parts: bytes) -> str:
     hashed = hashlib.sha256()
     for part in parts:
@@ -229,7 +237,9 @@ def base_image(
 def image(default_project: BakedProject, base_image: str, request: pytest.FixtureRequest) -> str:
     """The default bake's image, built with its Dockerfile on the local base (or reused)."""
     repository = f"localhost/template-test-{default_project.slug.replace('_', '-')}"
-    tag = f"{repository}:{digest(base_image.encode(), context_digest(default_project.path))}"
+    options = " ".join(documented_podman_build_options(default_project)).encode()
+    context = context_digest(default_project.path)
+    tag = f"{repository}:{digest(base_image.encode(), options, context)}"
     built = "reused from an earlier run with the same inputs"
     if not image_exists(tag):
         started = time.perf_counter()
@@ -237,7 +247,8 @@ def image(default_project: BakedProject, base_image: str, request: pytest.Fixtur
             "build",
             "--isolation=chroot",
             "--layers=false",  # on vfs every kept layer is a full copy of the file system
-            "--format=docker",  # OCI images have no HEALTHCHECK
+            # As docs/deploying.md builds (--format docker: OCI images have no HEALTHCHECK).
+            *documented_podman_build_options(default_project),
             f"--build-arg=PYTHON_IMAGE={base_image}",
             f"--tag={tag}",
             str(default_project.path),

@@ -1,6 +1,7 @@
 """A project built on djangorestframework-api-key 3.1.0, as installed from PyPI, moved to the
-vendored app by the generated README's "Moving from djangorestframework-api-key" guide, its code
-and commands taken from the README (tests/recipe.py).
+vendored app by the generated guide, docs/moving-from-djangorestframework-api-key.md, its code
+and commands taken from the baked page (tests/recipe.py). The bakes answer yes to
+`from_djangorestframework_api_key`, which is what brings the guide and the moving tools.
 
 Before the move, the project has the package's built-in keys, an `OrganizationAPIKey` built on
 the package's `AbstractAPIKey` with a foreign key and a custom manager and key generator, views
@@ -20,6 +21,7 @@ import pytest
 
 from tests.baking import (
     MIGRATION_SETTINGS,
+    MOVING_BAKES,
     REDIS_URL,
     BakedProject,
     assert_deploy_check_is_clean,
@@ -28,13 +30,16 @@ from tests.baking import (
     assert_succeeded,
     skip_without_services,
 )
-from tests.recipe import apply_recipe, copy_for_recipe, recipe_steps, section
-from tests.servers import SERVED_BAKES, Server, fresh_database, gunicorn_server
+from tests.recipe import MOVING, apply_recipe, copy_for_recipe, read_page, recipe_steps
+from tests.servers import Server, fresh_database, gunicorn_server
 
-GUIDE = "Moving from djangorestframework-api-key"
 REDIS_DB = 14
-# A row of the guide's import table: | `rest_framework_api_key.crypto` | `myapi.api_keys.keys` |
-IMPORT_ROW = re.compile(r"^\| `(rest_framework_api_key\.\w+)` \| `(\w+\.api_keys\.\w+)` \|$", re.M)
+# A row of the guide's import table, of a module or of a class, perhaps with words after a name:
+# | `rest_framework_api_key.crypto` | `myapi.api_keys.keys` |
+# | `rest_framework_api_key.crypto.KeyGenerator`, in ... | `myapi.api_keys.legacy.LegacyKe...` |
+IMPORT_ROW = re.compile(
+    r"^\| `(rest_framework_api_key(?:\.\w+)+)`[^|]*\| `(\w+\.api_keys(?:\.\w+)+)`[^|]*\|$", re.M
+)
 # The guide's row for the admin's URL names, from the package's to this project's.
 ADMIN_ROW = re.compile(
     r"^\| `admin:rest_framework_api_key_apikey_changelist`.*\| `admin:(\w+)_changelist`", re.M
@@ -162,19 +167,26 @@ class Move:
         return {"DATABASE_URL": self.database_url, **self.services}
 
 
-pytestmark = pytest.mark.parametrize("baked", SERVED_BAKES, indirect=True, ids=lambda b: b.id)
+pytestmark = pytest.mark.parametrize("baked", MOVING_BAKES, indirect=True, ids=lambda b: b.id)
 
 
-def import_table(readme: str) -> list[tuple[str, str]]:
-    """The guide's import table: (the package's module, this project's module)."""
-    rows = IMPORT_ROW.findall(section(readme, GUIDE))
+def import_table(guide: str) -> list[tuple[str, str]]:
+    """The guide's import table: (the package's module or class, this project's)."""
+    rows = IMPORT_ROW.findall(guide)
     assert len(rows) >= 4, "The guide's import table lists fewer modules than expected."
     return rows
 
 
 def as_before_the_move(text: str, table: list[tuple[str, str]]) -> str:
-    """One of the guide's files as the package's user had it: the imports read backwards, and
-    without the line the guide adds to a custom key model."""
+    """One of the guide's files as the package's user had it: the imports read backwards (a
+    class row first, with the class's name), and without the line the guide adds to a custom key
+    model."""
+    classes = [row for row in table if row[0].rpartition(".")[2][:1].isupper()]
+    for package_class, own_class in classes:
+        package_module, _, package_name = package_class.rpartition(".")
+        module, _, name = own_class.rpartition(".")
+        text = text.replace(f"from {module} import {name}", f"from {package_module} import {name}")
+        text = re.sub(rf"\b{name}\b", package_name, text)
     for package_module, module in table:
         text = text.replace(f"from {module} import", f"from {package_module} import")
     return "".join(line for line in text.splitlines(True) if not line.startswith(KEPT_ID))
@@ -188,10 +200,10 @@ def run(project: BakedProject, variables: dict[str, str], *args: str) -> str:
 
 def build_project_on_the_package(project: BakedProject, variables: dict[str, str]) -> None:
     """The guide's app, written as it was before the move, migrated with the package."""
-    readme = (project.path / "README.md").read_text(encoding="utf-8")
-    table = import_table(readme)
+    guide = read_page(project, MOVING)
+    table = import_table(guide)
     run(project, variables, "manage.py", "startapp", "organizations")
-    for step in recipe_steps(readme, GUIDE):
+    for step in recipe_steps(guide, MOVING):
         if step.kind == "write":
             text = as_before_the_move(step.text, table)
             own_app = f"{project.slug}.api_keys"
@@ -235,7 +247,7 @@ def move(baked: BakedProject, tmp_path_factory: pytest.TempPathFactory) -> Itera
             project, work_dir / "before", database_url, migrate=False, **services
         ) as server:
             before = answers(server, made["keys"])
-        done = apply_recipe(project, variables, GUIDE)
+        done = apply_recipe(project, variables, MOVING)
         leave_the_package(project)
         yield Move(project, database_url, services, made["keys"], made["acme"], before, done)
 
@@ -312,8 +324,7 @@ def test_the_moved_project_passes_its_checks(move) -> None:
 
 
 def test_the_admin_url_names_in_the_guide_exist(move) -> None:
-    readme = (move.project.path / "README.md").read_text(encoding="utf-8")
-    match = ADMIN_ROW.search(section(readme, GUIDE))
+    match = ADMIN_ROW.search(read_page(move.project, MOVING))
     assert match, "The guide's import table has no row for the admin's URL names."
     prefix = f"admin:{match[1]}"
     code = (

@@ -1,6 +1,6 @@
-"""The production run the generated README describes: gunicorn (with the project's
-gunicorn.conf.py), config.settings.production, the environment variables it lists, collectstatic,
-and a TLS-terminating proxy in front."""
+"""The production run the generated docs/deploying.md describes: gunicorn (with the project's
+gunicorn.conf.py), config.settings.production, the environment variables it names,
+collectstatic, and a TLS-terminating proxy in front."""
 
 import http.client
 import json

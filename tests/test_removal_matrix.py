@@ -1,10 +1,10 @@
 """Removing a key's access takes effect at once, in every process, on every database x cache bake.
 
-Each bake gets the README's custom key model (tests/recipe.py) and is served by gunicorn with
-2 workers. Another long-lived Django process, beside the server, makes each key, removes its
-access one way, and returns; from that moment, every request (10 in a row, each on a new
-connection, so either worker may answer) must be refused. Before the removal the key must have
-been accepted a few times, so that every worker had a chance to know it.
+Each bake gets docs/customising-the-key-model.md applied (tests/recipe.py) and is served by
+gunicorn with 2 workers. Another long-lived Django process, beside the server, makes each key,
+removes its access one way, and returns; from that moment, every request (10 in a row, each on
+a new connection, so either worker may answer) must be refused. Before the removal the key must
+have been accepted a few times, so that every worker had a chance to know it.
 
 One server per bake, every path in it; the table of results is printed at the end of the run.
 """
@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from tests.baking import BAKES, REDIS_URL, BakedProject, record_figures, skip_without_services
-from tests.recipe import APP, ENDPOINT, SCOPE, apply_recipe, copy_for_recipe
+from tests.recipe import APP, CUSTOMISING, ENDPOINT, SCOPE, apply_recipe, copy_for_recipe
 from tests.servers import (
     PythonRunner,
     Server,
@@ -251,7 +251,7 @@ def test_removal_takes_effect_at_once_in_every_process(
     outcomes = []
     with fresh_database(baked, tmp_path / "database") as database_url:
         project = copy_for_recipe(baked, tmp_path / "recipe")
-        apply_recipe(project, {"DATABASE_URL": database_url, **variables})
+        apply_recipe(project, {"DATABASE_URL": database_url, **variables}, CUSTOMISING)
         recipe_applied = time.monotonic()
         with (
             # The recipe migrated the database. The admin's actions answer with redirects, which

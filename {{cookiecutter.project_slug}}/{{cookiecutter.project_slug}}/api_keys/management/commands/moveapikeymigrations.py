@@ -27,6 +27,7 @@ DEPENDENCY = re.compile(
 # apps.get_model("rest_framework_api_key", "APIKey") or ("rest_framework_api_key.APIKey").
 GET_MODEL = re.compile(rf"""(get_model\(\s*)(["']){OLD_LABEL}(?=\2|\.)""")
 ADOPT_NAME = "adopt_api_keys"
+GUIDE = "docs/moving-from-djangorestframework-api-key.md"
 
 
 @dataclass
@@ -106,8 +107,7 @@ class Command(DatabaseCommand):
             raise CommandError(
                 f"{', '.join(still_on_the_package)} still subclass djangorestframework-api-key's "
                 f"AbstractAPIKey: import it from {AbstractAPIKey.__module__} instead (step 2 of "
-                "the README's 'Moving from djangorestframework-api-key'), then run this command "
-                "again. Nothing was written."
+                f"{GUIDE}), then run this command again. Nothing was written."
             )
 
     def own_leaf(self, label: str) -> tuple[str, str]:
@@ -136,9 +136,8 @@ class Command(DatabaseCommand):
             raise CommandError(
                 "These lines refer to djangorestframework-api-key's APIKey in a way that "
                 "cannot be rewritten, such as a foreign key, whose column holds that table's "
-                "string ids; change them by hand (the README's 'Moving from "
-                "djangorestframework-api-key' says how), then run this command again. Nothing "
-                "was written.\n" + "\n".join(problems)
+                f"string ids; change them by hand ({GUIDE} says how), then run this command "
+                "again. Nothing was written.\n" + "\n".join(problems)
             )
         return rewrites
 
@@ -202,7 +201,7 @@ class Command(DatabaseCommand):
             raise CommandError(
                 f"{model._meta.label} would lose its table's primary key, a string, which "
                 "other tables may point at: add `id = models.CharField(max_length=150, "
-                "primary_key=True, editable=False)` to the model, as the README shows, then "
-                "run this command again."
+                f"primary_key=True, editable=False)` to the model, as {GUIDE} shows, then run "
+                "this command again."
             )
         return True

@@ -1,8 +1,11 @@
-"""The generated README's "Customise the key model" section, followed word for word (its code and
-commands taken from the baked README: tests/recipe.py), gives a project that still passes every
-check, and whose organisation keys work as the section says, through a real server."""
+"""The generated docs/customising-the-key-model.md, followed word for word (its code and commands
+taken from the baked page: tests/recipe.py): a field added to APIKey, then a key model of an
+`organizations` app. The project still passes every check (migrations, its suite, the deploy
+check, ruff, mypy), the added field is where the page says, and organisation keys work as the
+page says, through a real server."""
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -12,13 +15,24 @@ import pytest
 from tests.baking import (
     MIGRATION_SETTINGS,
     REDIS_URL,
+    TEMPLATE_DIR,
     BakedProject,
     assert_deploy_check_is_clean,
     assert_generated_suite_passes,
     assert_migrations_are_current,
+    assert_succeeded,
     skip_without_services,
 )
-from tests.recipe import APP, ENDPOINT, KEY_MODEL, SCOPE, apply_recipe, copy_for_recipe
+from tests.recipe import (
+    ADDED_FIELD,
+    APP,
+    CUSTOMISING,
+    ENDPOINT,
+    KEY_MODEL,
+    SCOPE,
+    apply_recipe,
+    copy_for_recipe,
+)
 from tests.servers import SERVED_BAKES, Server, fresh_database, gunicorn_server
 
 # A Redis database of this test's own, so that other suites' counts and keys stay apart.
@@ -31,10 +45,10 @@ pytestmark = pytest.mark.parametrize("baked", SERVED_BAKES, indirect=True, ids=l
 
 @dataclass
 class Recipe:
-    """A copy of a bake with the README section applied."""
+    """A copy of a bake with the page applied."""
 
     project: BakedProject
-    database_url: str  # a database of its own, migrated by the section's commands
+    database_url: str  # a database of its own, migrated by the page's commands
     services: dict[str, str]  # REDIS_URL, on Redis bakes
     done: list[str]  # what was done, one line per step
 
@@ -50,18 +64,33 @@ def recipe(baked: BakedProject, tmp_path_factory: pytest.TempPathFactory) -> Ite
     services = {"REDIS_URL": f"{REDIS_URL}/{REDIS_DB}"} if baked.bake.cache == "redis" else {}
     with fresh_database(baked, work_dir / "database") as database_url:
         project = copy_for_recipe(baked, work_dir)
-        done = apply_recipe(project, {"DATABASE_URL": database_url, **services})
+        done = apply_recipe(project, {"DATABASE_URL": database_url, **services}, CUSTOMISING)
         yield Recipe(project, database_url, services, done)
 
 
-def test_the_section_is_followed_to_the_end(recipe, report_figures) -> None:
+def test_the_page_is_followed_to_the_end(recipe, report_figures) -> None:
     project, done = recipe.project, recipe.done
-    assert done[0] == f"ran python manage.py startapp {APP}"
+    assert done[0] == f"added to class APIKey in {project.slug}/api_keys/models.py"
+    assert f"ran python manage.py startapp {APP}" in done
     assert done[-1] == "ran python manage.py migrate"
     assert sorted(path.name for path in (project.path / APP / "migrations").glob("0*.py")) == [
         "0001_initial.py"
     ]
     report_figures([f"{project.bake.id}: {'; '.join(done)}"])
+
+
+def test_the_added_field_is_migrated_listed_and_set_by_createapikey(recipe) -> None:
+    migrations = recipe.project.path / recipe.project.slug / "api_keys" / "migrations"
+    assert [path.name for path in migrations.glob(f"0*_apikey_{ADDED_FIELD}.py")], sorted(
+        path.name for path in migrations.glob("0*.py")
+    )
+    result = recipe.project.run_python("manage.py", "listapikeys", "--json", **recipe.variables)
+    assert_succeeded(result)
+    rows = json.loads(result.stdout)
+    # The page's createapikey line made this key.
+    assert [row[ADDED_FIELD] for row in rows if row["name"] == "billing-service"] == [
+        "billing@example.com"
+    ], rows
 
 
 @pytest.mark.parametrize("settings", MIGRATION_SETTINGS)
@@ -77,6 +106,22 @@ def test_check_deploy_is_clean(recipe) -> None:
     assert_deploy_check_is_clean(recipe.project, **recipe.variables)
 
 
+@pytest.mark.parametrize(
+    "command", [("ruff", "check", "."), ("ruff", "format", "--check", ".")], ids=" ".join
+)
+def test_ruff_is_clean(recipe, command: tuple[str, ...]) -> None:
+    assert_succeeded(recipe.project.run_python("-m", *command))
+
+
+def test_mypy_is_clean(recipe) -> None:
+    """The project's mypy (pyproject.toml), the page's files included."""
+    python = f"py{sys.version_info.major}.{sys.version_info.minor}"
+    cache = TEMPLATE_DIR / "build" / "mypy-cache" / f"recipe-{recipe.project.bake.id}-{python}"
+    result = recipe.project.run_python("-m", "mypy", "--cache-dir", str(cache), timeout=600)
+    assert_succeeded(result)
+    assert "Success: no issues found" in result.stdout
+
+
 def error_code(body: bytes) -> str:
     return json.loads(body)["error"]["code"]
 
@@ -89,7 +134,7 @@ def wait_for_a_fresh_minute(margin: float = 8) -> None:
 
 
 def create_organization_key(server: Server, organization_id: str, *options: str) -> str:
-    """`createapikey --model ... --field organization=<id>`, as the README says."""
+    """`createapikey --model ... --field organization=<id>`, as the docs say."""
     return server.manage(
         "createapikey",
         "--model",
@@ -102,7 +147,7 @@ def create_organization_key(server: Server, organization_id: str, *options: str)
     ).strip()
 
 
-def test_organisation_keys_work_as_the_section_says(
+def test_organisation_keys_work_as_the_page_says(
     recipe, baked: BakedProject, tmp_path, report_figures: Callable[[list[str]], None]
 ) -> None:
     with (
