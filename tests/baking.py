@@ -41,7 +41,8 @@ SERVER_SETTINGS = {
 # Variables a developer's shell may set that would change what a baked project does (libpq's
 # PGHOST, PGUSER... would let the hook's createdb reach a server of theirs).
 SCRUBBED_VARIABLES = ("DATABASE_URL", "REDIS_URL", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")
-SCRUBBED_PREFIXES = ("DJANGO_", "PG")
+# xdist tells its workers apart with PYTEST_XDIST_*: a baked project's own suite must not see them.
+SCRUBBED_PREFIXES = ("DJANGO_", "PG", "PYTEST_XDIST_")
 
 
 @dataclass(frozen=True)
