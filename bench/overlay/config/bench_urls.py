@@ -1,14 +1,14 @@
-"""The project's URLs plus the benchmark's two views (config/bench_views.py).
+"""The project's URLs plus the benchmark's views (config/bench_views.py).
 
-The two views go into the same `api/v1/` include as whoami, ahead of the project's own views,
-so that resolving their URLs costs what resolving whoami's does (whoami's tries two more
-patterns): the baseline differs from whoami in the key check only, not in URL depth.
+The views go into the same `api/v1/` include as whoami, ahead of the project's own views,
+so that resolving their URLs costs what resolving whoami's does (whoami's tries a few more
+patterns): each differs from whoami in the key check only, not in URL depth.
 """
 
 import importlib
 
 from config import urls as project_urls
-from config.bench_views import OpenWhoAmIView, PackageWhoAmIView
+from config.bench_views import FloorWhoAmIView, OpenWhoAmIView, PackageWhoAmIView
 from django.urls import include, path
 from django.urls.resolvers import URLResolver
 
@@ -22,6 +22,7 @@ def with_bench_views(pattern):
     api_urls = importlib.import_module(pattern.urlconf_name.__name__)
     views = [
         path("open-whoami/", OpenWhoAmIView.as_view()),
+        path("floor-whoami/", FloorWhoAmIView.as_view()),
         path("package-whoami/", PackageWhoAmIView.as_view()),
         *api_urls.urlpatterns,
     ]
