@@ -344,7 +344,8 @@ def set_up_in_process() -> None:
 def parent_command() -> list[str]:
     """The command line of the process that runs this hook (cookiecutter's, or cruft's)."""
     try:
-        return Path(f"/proc/{os.getppid()}/cmdline").read_text(errors="replace").split("\0")
+        cmdline = Path(f"/proc/{os.getppid()}/cmdline").read_text(errors="replace")
+        return cmdline.rstrip("\0").split("\0")
     except OSError:  # no /proc (macOS): ps tells
         try:
             ps = ["ps", "-o", "args=", "-p", str(os.getppid())]

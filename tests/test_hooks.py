@@ -176,4 +176,4 @@ def test_the_hook_reads_its_parent_s_command_line(hook_module: Callable[..., Any
         "s.loader.exec_module(m); print(m.parent_command())"
     )
     printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert "pytest" in printed.stdout, printed.stdout + printed.stderr
+    assert printed.stdout.strip() == str(sys.orig_argv), printed.stdout + printed.stderr
