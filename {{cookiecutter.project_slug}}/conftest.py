@@ -75,6 +75,22 @@ def api_keys_options(settings: Any) -> Callable[..., None]:
     return configure
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--compiled-lookup",
+        choices=("on", "off"),
+        default="on",
+        help="API_KEYS['COMPILED_LOOKUP'] for the run (off: every key check through the ORM)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _compiled_lookup(request: pytest.FixtureRequest, settings: Any) -> None:
+    """`pytest --compiled-lookup=off` runs the suite with the key checks' compiled query off."""
+    if request.config.getoption("--compiled-lookup") == "off":
+        settings.API_KEYS = {**settings.API_KEYS, "COMPILED_LOOKUP": False}
+
+
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> None:
     """Each test starts with no throttle counts and no address refused."""

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 
+from {{ cookiecutter.project_slug }}.api_keys import verification
 from {{ cookiecutter.project_slug }}.api_keys.models import APIKey
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +59,7 @@ def test_the_debug_error_page_does_not_show_the_key(client, api_key, settings):
     settings.DEBUG = True
     client.raise_request_exception = False
     failure = RuntimeError("the disk is on fire")
-    with mock.patch.object(type(APIKey.objects), "find_usable_key", side_effect=failure):
+    with mock.patch.object(verification, "find_usable_key", side_effect=failure):
         page = client.get("/api/v1/whoami/", HTTP_AUTHORIZATION=f"Api-Key {key}")
     assert page.status_code == 500
     text = page.content.decode()

@@ -43,6 +43,7 @@ RULES: dict[str, tuple[Callable[[Any], object], str]] = {
         "None, or a rate such as '1000/min', '50/s', '10000/day'",
     ),
     "LAST_USED_INTERVAL": (_is_seconds, "a number of seconds, 0 or more"),
+    "COMPILED_LOOKUP": (lambda v: isinstance(v, bool), "True or False"),
     "REFUSAL_RATE": (
         lambda v: v is None or is_rate(v),
         "None, or a rate such as '100/min'",

@@ -6,7 +6,6 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .durations import parse_duration
 from .scopes import SCOPE_RULE, parse_scopes
 
 
@@ -41,20 +40,25 @@ class APIKeyAdminForm(forms.ModelForm):  # type: ignore[type-arg]  # no [] at ru
     scopes = ScopesField()
 
 
+# The grace periods the rotation page offers: (value, label, length).
+GRACE_PERIODS = [
+    ("0m", "at once", timedelta(0)),
+    ("1h", "in 1 hour", timedelta(hours=1)),
+    ("24h", "in 24 hours", timedelta(hours=24)),
+    ("7d", "in 7 days", timedelta(days=7)),
+    ("30d", "in 30 days", timedelta(days=30)),
+]
+
+
 class RotateForm(forms.Form):
     """How long the key being replaced keeps working."""
 
     grace = forms.ChoiceField(
         label="The old key stops working",
-        choices=[
-            ("0m", "at once"),
-            ("1h", "in 1 hour"),
-            ("24h", "in 24 hours"),
-            ("7d", "in 7 days"),
-            ("30d", "in 30 days"),
-        ],
+        choices=[(value, label) for value, label, _ in GRACE_PERIODS],
         initial="24h",
     )
 
     def clean_grace(self) -> timedelta:
-        return parse_duration(self.cleaned_data["grace"])
+        chosen = self.cleaned_data["grace"]
+        return next(length for value, _, length in GRACE_PERIODS if value == chosen)

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models.functions import Length, Trim
 from django.db.models.lookups import GreaterThan
+from django.db.models.manager import BaseManager
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -24,8 +25,7 @@ from .verification import verify_key
 if TYPE_CHECKING:
     from django.db.models.fields.related_descriptors import RelatedManager
 
-# The key model a manager serves, so that a custom model's manager returns that model.
-_Key = TypeVar("_Key", bound="AbstractAPIKey")
+_Key = TypeVar("_Key", bound="AbstractAPIKey")  # the model a manager serves
 
 
 class BaseAPIKeyManager(models.Manager[_Key]):
@@ -65,8 +65,19 @@ class BaseAPIKeyManager(models.Manager[_Key]):
         """The usable key with this lookup id, expired or not, or None: one query."""
         return next(iter(self.get_usable_keys().filter(lookup_id=lookup_id).order_by()[:1]), None)
 
+    @property
+    def has_stock_rules(self) -> bool:
+        """Whether nothing that decides which keys are usable is overridden (fast_lookup.py)."""
+        cls = type(self)
+        return (
+            cls.get_usable_keys is BaseAPIKeyManager.get_usable_keys
+            and cls.find_usable_key is BaseAPIKeyManager.find_usable_key
+            and cls.get_queryset is BaseManager.get_queryset
+            and self._queryset_class is models.QuerySet  # type: ignore[attr-defined]
+        )
+
     def replace_hash(self, api_key: _Key, secret: str) -> None:
-        """Store the current format's hash of a key stored in another one, once it is used."""
+        """Store the current hash of a key stored in an older format, once it is used."""
         api_key.hashed_key = self.key_generator.hash_secret(secret)
         self.model._base_manager.filter(pk=api_key.pk).update(hashed_key=api_key.hashed_key)
 
@@ -82,8 +93,7 @@ class BaseAPIKeyManager(models.Manager[_Key]):
     @sensitive_variables()
     def get_from_key(self, key: str) -> _Key:
         """The usable key matching `key` (expired or not); raises `DoesNotExist` if none does."""
-        api_key = verify_key(self, key).api_key
-        if api_key is None:
+        if (api_key := verify_key(self, key).api_key) is None:
             raise self.model.DoesNotExist("No usable API key matches the given key.")
         return api_key
 
@@ -185,8 +195,7 @@ class AbstractAPIKey(models.Model):
         self._validate_irreversible(None)
 
     def _validate_access(self) -> None:
-        """Scopes and throttle rate, however they are saved: a typo would otherwise fail only at
-        request time, as a 403 or an unlimited rate."""
+        """Scopes and rate, however saved: a typo would otherwise fail only at request time."""
         scopes = self.scopes
         listed = isinstance(scopes, list | tuple | set)
         if not listed or not all(isinstance(scope, str) for scope in scopes):
@@ -267,8 +276,7 @@ class AbstractAPIKey(models.Model):
             if current.has_expired:
                 raise ValueError("An expired API key cannot be rotated; create a new key instead.")
             live = models.Q(expiry_date__isnull=True) | models.Q(expiry_date__gt=now)
-            # Through Manager[Any]: django-stubs' plugin fails on lookups of an abstract model.
-            keys: models.Manager[Any] = model._base_manager
+            keys: models.Manager[Any] = model._base_manager  # as in _validate_irreversible
             if keys.filter(live, rotated_from=current, revoked=False).exists():
                 raise ValueError(
                     "This API key has been rotated already; rotate the key that replaced it."

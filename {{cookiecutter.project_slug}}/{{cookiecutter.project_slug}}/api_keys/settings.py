@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_RATE": "1000/min",
     # Seconds between two writes of a key's last_used_at.
     "LAST_USED_INTERVAL": 60,
+    # Compile the query of a key check once, for managers with the stock rules (fast_lookup.py);
+    # False: every check goes through the ORM.
+    "COMPILED_LOOKUP": True,
     # Refused keys (malformed, unknown, revoked, expired) allowed per client address; past it
     # the address gets 429 until the period ends. None: no limit. See throttling.RefusalLimit.
     "REFUSAL_RATE": "100/min",
@@ -43,6 +46,7 @@ class APIKeySettings:
     secret_length: int
     throttle_rate: str | None
     last_used_interval: float
+    compiled_lookup: bool
     refusal_rate: str | None
 
 

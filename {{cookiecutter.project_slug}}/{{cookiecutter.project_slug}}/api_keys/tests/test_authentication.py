@@ -15,7 +15,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import keys
+from .. import fast_lookup, keys, verification
 from ..keys import KeyGenerator, checksum
 from ..models import APIKey
 from ..permissions import HasAPIKey, KeyParser
@@ -191,7 +191,7 @@ def test_has_api_key_alone_verifies_once_per_request(api_key):
     request = HttpRequest()
     request.META["HTTP_AUTHORIZATION"] = f"Api-Key {api_key[1]}"
     find_usable_key = mock.patch.object(
-        APIKey.objects, "find_usable_key", wraps=APIKey.objects.find_usable_key
+        verification, "find_usable_key", wraps=fast_lookup.find_usable_key
     )
     with find_usable_key as spy:
         permission = HasAPIKey()

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ..durations import parse_duration, parse_expiry, parse_grace
+from ..management.durations import parse_duration, parse_expiry, parse_grace
 
 
 @pytest.mark.parametrize(

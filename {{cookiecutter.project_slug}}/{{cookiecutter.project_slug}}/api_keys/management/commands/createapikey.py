@@ -6,9 +6,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 from django.db import models
 
-from ...durations import parse_expiry
 from ...scopes import SCOPE_RULE, normalize_scopes
 from ..base import KeyCommand
+from ..durations import parse_expiry
 
 # Fields that have options of their own, or that no new key may set.
 NOT_SET_WITH_FIELD = ("name", "expiry_date", "scopes", "revoked")

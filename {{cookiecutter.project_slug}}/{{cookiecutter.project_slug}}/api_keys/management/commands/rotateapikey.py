@@ -4,8 +4,8 @@ from typing import Any, cast
 
 from django.core.management.base import CommandError
 
-from ...durations import parse_grace
 from ..base import KeyCommand
+from ..durations import parse_grace
 
 
 class Command(KeyCommand):
