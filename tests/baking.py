@@ -245,10 +245,10 @@ def assert_migrations_are_current(project: "BakedProject", settings: str, **vari
 
 
 def assert_generated_suite_passes(
-    project: "BakedProject", timeout: float = 900, **variables: str
+    project: "BakedProject", *options: str, timeout: float = 900, **variables: str
 ) -> None:
-    """The project's own `python -m pytest -q` collects tests and passes."""
-    result = project.run_python("-m", "pytest", "-q", timeout=timeout, **variables)
+    """The project's own `python -m pytest -q` (with `options`) collects tests and passes."""
+    result = project.run_python("-m", "pytest", "-q", *options, timeout=timeout, **variables)
     if result.returncode == 5:
         pytest.fail(
             "The generated suite collected no tests.\n" + format_output(result), pytrace=False

@@ -48,7 +48,8 @@ def test_pre_commit_config_is_valid(baked: BakedProject) -> None:
 
 def test_pre_commit_hooks_run_the_locked_versions(baked: BakedProject) -> None:
     configured = hooks(baked)
-    assert {"ruff-check", "ruff-format", "django-upgrade", "mypy", "lint-imports"} <= set(configured)
+    expected = {"ruff-check", "ruff-format", "django-upgrade", "mypy", "lint-imports"}
+    assert expected <= set(configured)
     pinned = {pin.name: str(pin.version) for pin in read_lock(baked.path / "requirements-dev.lock")}
     assert configured["ruff-check"][1]["rev"] == f"v{pinned['ruff']}"
     assert configured["django-upgrade"][1]["rev"] == pinned["django-upgrade"]

@@ -81,6 +81,13 @@ def test_generated_test_suite_passes(baked: BakedProject) -> None:
     assert_generated_suite_passes(baked, timeout=600)
 
 
+def test_generated_suite_passes_with_every_key_check_through_the_orm(
+    default_project: BakedProject,
+) -> None:
+    """API_KEYS["COMPILED_LOOKUP"] off: fast_lookup.py steps aside, and nothing else changes."""
+    assert_generated_suite_passes(default_project, "--compiled-lookup=off", timeout=600)
+
+
 def test_fuzz_tests_pass_with_10000_examples_each(
     default_project: BakedProject, report_figures: Callable[[list[str]], None]
 ) -> None:
