@@ -147,6 +147,23 @@ def record_figures(config: pytest.Config, title: str, lines: list[str]) -> None:
     print("\n".join([title, *lines]))
 
 
+def run_command(
+    *command: str | Path, cwd: Path | None = None, timeout: float = 120, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command in `cwd` with clean_environment(); stderr is merged into stdout."""
+    return subprocess.run(
+        [str(part) for part in command],
+        input=stdin,
+        cwd=cwd,
+        env=clean_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def format_output(result: subprocess.CompletedProcess[str]) -> str:
     return f"$ {' '.join(map(str, result.args))}  (exit {result.returncode})\n{result.stdout}"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.baking import TEMPLATE_DIR, assert_succeeded, clean_environment
+from tests.baking import TEMPLATE_DIR, assert_succeeded, run_command
 
 CRUFT = Path(sys.executable).parent / "cruft"
 GIT_USER = ["-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
@@ -21,16 +21,7 @@ THE_TEMPLATE_S_CHANGE = "A later version of the template changed this line."
 
 
 def run(*command: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(part) for part in command],
-        cwd=cwd,
-        env=clean_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_command(*command, cwd=cwd, timeout=300)
 
 
 def commit(folder: Path, message: str) -> None:

@@ -19,8 +19,8 @@ from tests.baking import (
     TEMPLATE_DIR,
     BakedProject,
     assert_succeeded,
-    clean_environment,
     read_lock,
+    run_command,
 )
 from tests.servers import copy_project
 
@@ -63,16 +63,7 @@ def test_pre_commit_hooks_run_the_locked_versions(baked: BakedProject) -> None:
 
 def lint_imports(project: Path) -> subprocess.CompletedProcess[str]:
     """`lint-imports` in the project folder, as CI and pre-commit run it."""
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
-        cwd=project,
-        env=clean_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_command(Path(sys.executable).parent / "lint-imports", "--no-cache", cwd=project)
 
 
 def test_the_key_app_s_layers_import_downward_only(baked: BakedProject) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.baking import TEMPLATE_DIR, clean_environment
+from tests.baking import TEMPLATE_DIR, run_command
 
 BAD_ANSWERS = [
     pytest.param({"project_slug": "1api"}, id="starts-with-digit"),
@@ -57,17 +57,11 @@ def cookiecutter_command(
         f"replay_dir: {json.dumps(str(output_dir.parent / 'replay'))}\n"
         f"cookiecutters_dir: {json.dumps(str(output_dir.parent / 'cookiecutters'))}\n"
     )
-    return subprocess.run(
-        [sys.executable, "-m", "cookiecutter", "--config-file", str(config)]
-        + ["--output-dir", str(output_dir), *args],
-        input=stdin,
+    return run_command(
+        sys.executable,
+        *("-m", "cookiecutter", "--config-file", config, "--output-dir", output_dir, *args),
+        stdin=stdin,
         cwd=cwd,
-        env=clean_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=120,
-        check=False,
     )
 
 
