@@ -48,8 +48,13 @@ from tests.baking import BAKES_BY_ID, DEFAULT, POSTGRES_URL, BakedProject, forma
 SERVED_BAKES = [DEFAULT, BAKES_BY_ID["postgresql-redis"]]
 PROXY_HEADERS = {"X-Forwarded-Proto": "https"}
 SETTINGS_MODULE = "config.settings.production"
-# Written into the served copy when a test overrides production settings.
+# Written into every served copy: production settings, with a test's changes if any, and a key
+# space of the copy's own in a shared Redis (tests that run at once on other xdist workers
+# serve other copies of the same bake: their refused-key counts must not add up).
 OVERRIDES_MODULE = "config.settings.served"
+OWN_CACHE_KEYS = (
+    "\nfrom .production import CACHES\n\nCACHES['default']['KEY_PREFIX'] = {prefix!r}\n"
+)
 OVERRIDES_HEADER = (
     '"""Production settings, changed for a template test."""\n\n'
     "from .production import *  # noqa: F403\n"
@@ -355,6 +360,8 @@ def gunicorn_server(
     DJANGO_SECURE_PROXY_SSL_HEADER=None: no trusted proxy).
     """
     path = copy_project(project, work_dir)
+    if project.bake.cache == "redis":
+        settings += OWN_CACHE_KEYS.format(prefix=f"served-{secrets.token_hex(4)}")
     settings_module = SETTINGS_MODULE
     if settings:
         settings_module = OVERRIDES_MODULE

@@ -1,4 +1,9 @@
 """Settings for the test suite: fast, isolated, never reading .env."""
+{%- if cookiecutter.cache == "redis" %}
+
+import os
+import uuid
+{%- endif %}
 
 from .base import *  # noqa: F403
 {%- if cookiecutter.cache == "redis" %}
@@ -19,8 +24,12 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 {%- if cookiecutter.cache == "redis" %}
-# Each run gets its own key space on the shared Redis server.
-CACHES["default"]["KEY_PREFIX"] = f"test-{env('PYTEST_XDIST_WORKER', default='main')}"
+# Each run, and each of its xdist workers, gets its own key space on the shared Redis server,
+# so that two runs at once never count or clear each other's keys. Processes a test starts
+# inherit the run's (through the environment).
+os.environ.setdefault("TEST_REDIS_KEY_SPACE", f"test-{uuid.uuid4().hex[:12]}")
+worker = env("PYTEST_XDIST_WORKER", default="main")
+CACHES["default"]["KEY_PREFIX"] = f"{os.environ['TEST_REDIS_KEY_SPACE']}-{worker}"
 {%- endif %}
 # Serve static files from the apps' folders, without collectstatic.
 WHITENOISE_USE_FINDERS = True
