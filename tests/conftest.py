@@ -173,6 +173,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(module))
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand the bake times and figures to the controller, which prints."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["bake_times"] = dict(session.config.stash.get(BAKE_TIMES, {}))
+        output["figures"] = [list(entry) for entry in session.config.stash.get(FIGURES, [])]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On xdist's controller: collect what a worker measured (pytest_sessionfinish above)."""
+    output = getattr(node, "workeroutput", {})
+    for bake_id, seconds in output.get("bake_times", {}).items():
+        node.config.stash.setdefault(BAKE_TIMES, {})[f"{bake_id} ({node.gateway.id})"] = seconds
+    for test_id, lines in output.get("figures", []):
+        node.config.stash.setdefault(FIGURES, []).append((test_id, lines))
+
+
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
