@@ -11,7 +11,12 @@ from pathlib import Path
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.utils import simple_filter
 
-CHOICES = {"database": ("sqlite", "postgresql"), "cache": ("locmem", "redis")}
+CHOICES = {
+    "database": ("sqlite", "postgresql"),
+    "cache": ("locmem", "redis"),
+    "set_up_environment": ("yes", "no"),
+    "from_djangorestframework_api_key": ("no", "yes"),
+}
 # Soft keywords of Python 3.12 and later; 3.11's keyword.softkwlist lacks "type". One list, so
 # that every Python refuses the same names.
 SOFT_KEYWORDS = ("_", "case", "match", "type")
@@ -146,4 +151,6 @@ CHECKS: dict[str, Callable[[str, str], str | None]] = {
     "database": check_choice,
     "cache": check_choice,
     "first_key_name": check_key_name,
+    "set_up_environment": check_choice,
+    "from_djangorestframework_api_key": check_choice,
 }

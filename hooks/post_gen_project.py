@@ -23,8 +23,8 @@ SLUG = "{{ cookiecutter.project_slug }}"
 DATABASE = "{{ cookiecutter.database }}"
 CACHE = "{{ cookiecutter.cache }}"
 FIRST_KEY_NAME = {{ cookiecutter.first_key_name|tojson }}
-SET_UP_ENVIRONMENT = "{{ cookiecutter.set_up_environment }}" == "True"
-FROM_PACKAGE = "{{ cookiecutter.from_djangorestframework_api_key }}"  # "True" or "False"
+SET_UP_ENVIRONMENT = "{{ cookiecutter.set_up_environment }}" == "yes"
+FROM_PACKAGE = "{{ cookiecutter.from_djangorestframework_api_key }}"  # "yes" or "no"
 # cruft records the template's commit in the context it renders with (create, update, diff).
 RENDERED_BY_CRUFT = {{ ("_commit" in cookiecutter)|tojson|capitalize }}
 
@@ -33,7 +33,7 @@ OPTION_FILES = {
     ("database", "sqlite"): ["tests/test_sqlite.py"],
     ("database", "postgresql"): ["tests/test_postgresql.py"],
     ("cache", "redis"): ["tests/test_redis_cache.py"],
-    ("from_djangorestframework_api_key", "True"): [
+    ("from_djangorestframework_api_key", "yes"): [
         f"{SLUG}/api_keys/legacy.py",
         f"{SLUG}/api_keys/management/commands/importapikeys.py",
         f"{SLUG}/api_keys/management/commands/moveapikeymigrations.py",

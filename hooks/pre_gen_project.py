@@ -17,6 +17,8 @@ ANSWERS = {
     "database": {{ cookiecutter.database|tojson }},
     "cache": {{ cookiecutter.cache|tojson }},
     "first_key_name": {{ cookiecutter.first_key_name|tojson }},
+    "set_up_environment": {{ cookiecutter.set_up_environment|tojson }},
+    "from_djangorestframework_api_key": {{ cookiecutter.from_djangorestframework_api_key|tojson }},
 }
 
 if __name__ == "__main__":

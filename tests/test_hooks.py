@@ -75,6 +75,8 @@ def hook_module(tmp_path: Path) -> Callable[..., ModuleType]:
         ({"cache": "memcached"}, "cache must be locmem or redis"),
         ({"first_key_name": ""}, "first_key_name must be 1 to 100 characters long."),
         ({"description": "x" * 73}, "73 characters long"),
+        ({"set_up_environment": "true"}, "set_up_environment must be yes or no; got 'true'."),
+        ({"from_djangorestframework_api_key": "Yes"}, "must be no or yes; got 'Yes'."),
     ],
 )
 def test_a_bad_answer_gets_one_sentence(given: dict[str, str], problem: str) -> None:

@@ -39,6 +39,9 @@ BAD_ANSWERS = [
     pytest.param({"database": "mysql"}, id="unknown-database"),
     pytest.param({"cache": "memcached"}, id="unknown-cache"),
     pytest.param({"first_key_name": "x" * 101}, id="key-name-too-long"),
+    # Typed words, not cookiecutter booleans, which it converts itself, with a traceback.
+    pytest.param({"set_up_environment": "maybe"}, id="set-up-environment-not-yes-or-no"),
+    pytest.param({"from_djangorestframework_api_key": "y"}, id="moving-not-yes-or-no"),
 ]
 
 

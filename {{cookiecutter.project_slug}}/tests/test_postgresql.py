@@ -76,7 +76,7 @@ def test_two_concurrent_rotations_make_one_successor():
         ["listapikeys"],
         ["revokeapikey", "abcdefghijkl"],
         ["rotateapikey", "abcdefghijkl"],
-{%- if cookiecutter.from_djangorestframework_api_key %}
+{%- if cookiecutter.from_djangorestframework_api_key == "yes" %}
         ["importapikeys"],
 {%- endif %}
     ],

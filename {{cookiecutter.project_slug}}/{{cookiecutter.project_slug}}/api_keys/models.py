@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from .keys import HASHED_KEY_MAX_LENGTH, LOOKUP_ID_MAX_LENGTH, KeyGenerator
-{%- if cookiecutter.from_djangorestframework_api_key %}
+{%- if cookiecutter.from_djangorestframework_api_key == "yes" %}
 from .legacy import LegacyKeyGenerator
 {%- endif %}
 from .rates import validate_rate
@@ -32,7 +32,7 @@ class BaseAPIKeyManager(models.Manager[_Key]):
     """Creates keys and finds the key a client presents (see verification.py)."""
 
     # Makes, parses and hashes keys (keys.py); a manager of your own may set another.
-{%- if cookiecutter.from_djangorestframework_api_key %}
+{%- if cookiecutter.from_djangorestframework_api_key == "yes" %}
     key_generator: KeyGenerator = LegacyKeyGenerator()  # djangorestframework-api-key's keys too
 {%- else %}
     key_generator = KeyGenerator()
