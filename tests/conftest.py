@@ -163,7 +163,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Mark the full tier's tests (FULL_TIER), and keep each of its modules on one worker."""
     for item in items:
         module = item.path.name
-        tier = FULL_TIER.get(module) or FULL_TIER.get(item.originalname)  # type: ignore[attr-defined]
+        tier = FULL_TIER.get(module) or FULL_TIER.get(getattr(item, "originalname", item.name))
         if tier is None:
             continue
         item.add_marker(pytest.mark.slow)

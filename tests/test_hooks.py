@@ -21,10 +21,8 @@ from cookiecutter.environment import StrictEnvironment
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
 
+import local_extensions  # the template's folder, where cookiecutter finds it too, is rootdir
 from tests.baking import TEMPLATE_DIR
-
-sys.path.insert(0, str(TEMPLATE_DIR))  # local_extensions, as cookiecutter loads it
-import local_extensions  # noqa: E402
 
 
 def answers(**given: Any) -> dict[str, Any]:

@@ -15,11 +15,10 @@ logged at most once a minute.
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-from weakref import WeakKeyDictionary
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
@@ -93,17 +92,17 @@ def count_hits(windows: Sequence[Window]) -> list[int] | None:
         return None
 
 
-# A client of each cache's (one per thread): Django's RedisCache makes a new one for each call,
-# which costs about half a round trip; all of them share the cache's connection pool.
-_clients: "WeakKeyDictionary[RedisCache, Any]" = WeakKeyDictionary()
+# This thread's Redis client, kept with the cache it came from (Django makes a cache per thread,
+# and a new client for each call, which costs about half a round trip); every client shares
+# the cache's connection pool.
+_thread = threading.local()
 
 
 def _count_on_redis(redis: RedisCache, windows: Sequence[Window], timeouts: list[int]) -> list[int]:
-    client = _clients.get(redis)
-    if client is None:
+    if getattr(_thread, "cache", None) is not redis:
         # Django's RedisCache has no pipeline of its own: its client (a private attribute) has.
-        client = _clients[redis] = redis._cache.get_client(write=True)
-    pipeline = client.pipeline(transaction=False)
+        _thread.cache, _thread.client = redis, redis._cache.get_client(write=True)
+    pipeline = _thread.client.pipeline(transaction=False)
     for window, timeout in zip(windows, timeouts, strict=True):
         name = redis.make_key(window.name)
         pipeline.set(name, 0, ex=timeout, nx=True)  # Django's cache reads the count as an int
