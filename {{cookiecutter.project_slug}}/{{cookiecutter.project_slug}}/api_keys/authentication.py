@@ -8,7 +8,13 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from .models import AbstractAPIKey, APIKey
-from .permissions import BaseHasAPIKey, KeyParser, check_request, key_permissions
+from .permissions import (
+    BaseHasAPIKey,
+    KeyParser,
+    check_request,
+    key_permissions,
+    raise_if_retry_later,
+)
 from .throttling import RefusalThrottle
 from .verification import Verdict, verify_key
 
@@ -70,6 +76,7 @@ class APIKeyAuthentication(BaseAuthentication):
         AuthenticationFailed saying why not; for code that reads keys itself, such as
         websocket consumers."""
         verdict: Verdict[AbstractAPIKey] = verify_key(self.model.objects, key)
+        raise_if_retry_later(verdict)
         if not verdict.accepted or verdict.api_key is None:
             raise AuthenticationFailed(verdict.message, code=verdict.code)
         self.model.objects.record_use(verdict.api_key)

@@ -9,6 +9,7 @@ A key reads `<brand>_<lookup id>_<secret><checksum>`, e.g. `myapi_4fTq0c9ZbLw2_.
 
 import hashlib
 import hmac
+import math
 import re
 import string
 import zlib
@@ -33,8 +34,17 @@ SECRET_LENGTHS = range(27, 64 + 1)
 MAX_KEY_LENGTH = 128
 
 HASH_ALGORITHM = "sha256"
-# Compared against when no key has the lookup id, so an unknown id costs what a wrong secret does.
+# Compared against when no key has the lookup id, so that an unknown id is hashed too.
 UNUSABLE_HASH = f"{HASH_ALGORITHM}${'0' * 64}"
+
+
+class TooManyAttempts(Exception):
+    """A check refused before its cost is paid: its client has made too many; `wait` is the
+    seconds until it may try again."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"Too many attempts; retry in {math.ceil(wait)} s.")
+        self.wait = wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +173,10 @@ class KeyGenerator:
         return f"{HASH_ALGORITHM}${hashlib.sha256(secret.encode()).hexdigest()}"
 
     @sensitive_variables()
-    def verify_secret(self, secret: str, hashed_key: str) -> bool:
-        """Whether `secret` matches `hashed_key`, compared in constant time."""
+    def verify_secret(self, secret: str, hashed_key: str, *, client: str = "") -> bool:
+        """Whether `secret` matches `hashed_key`, compared in constant time. `client` says who
+        presents it (an address): a generator with costly hashes caps checks per client, and
+        raises TooManyAttempts past the cap."""
         return hmac.compare_digest(self.hash_secret(secret), hashed_key)
 
     @sensitive_variables()

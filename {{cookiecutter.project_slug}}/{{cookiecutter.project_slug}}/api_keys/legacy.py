@@ -8,8 +8,10 @@ old format gets the current SHA-256 hash on its first use (verification.py).
 
 A password hasher takes a quarter of a second, so a forged secret for the lookup id of a key
 that still has such a hash would be a cheap way to burn CPU: checks of one lookup id are capped
-at `slow_hash_rate`, counted with the app's one counter (rates.py); past it, the key is refused
-until the window ends.
+at `slow_hash_rate` per client (its address), counted with the app's one counter (rates.py).
+Past the cap, that client's checks of that lookup id get TooManyAttempts (a 429 with
+Retry-After) until the window ends; other clients, the key's owner among them, are not held
+back by its failures.
 """
 
 import hashlib
@@ -19,7 +21,14 @@ import re
 from django.contrib.auth.hashers import check_password
 from django.views.decorators.debug import sensitive_variables
 
-from .keys import HASH_ALGORITHM, LOOKUP_ID_MAX_LENGTH, MAX_KEY_LENGTH, KeyGenerator, ParsedKey
+from .keys import (
+    HASH_ALGORITHM,
+    LOOKUP_ID_MAX_LENGTH,
+    MAX_KEY_LENGTH,
+    KeyGenerator,
+    ParsedKey,
+    TooManyAttempts,
+)
 from .rates import Window, count_hits
 
 LEGACY_KEY = re.compile("([A-Za-z0-9]{1," + str(LOOKUP_ID_MAX_LENGTH) + r"})\.[A-Za-z0-9]+")
@@ -29,7 +38,7 @@ LEGACY_HASH_PREFIX = "sha512$$"
 class LegacyKeyGenerator(KeyGenerator):
     """This project's keys, and djangorestframework-api-key's keys and hashes."""
 
-    slow_hash_rate = "10/min"  # password-hasher checks allowed per lookup id
+    slow_hash_rate = "10/min"  # password-hasher checks allowed per lookup id and client
 
     @sensitive_variables()
     def parse(self, key: str) -> ParsedKey | None:
@@ -39,15 +48,15 @@ class LegacyKeyGenerator(KeyGenerator):
         return parsed
 
     @sensitive_variables()
-    def verify_secret(self, secret: str, hashed_key: str) -> bool:
+    def verify_secret(self, secret: str, hashed_key: str, *, client: str = "") -> bool:
         if hashed_key.startswith(f"{HASH_ALGORITHM}$"):
-            return super().verify_secret(secret, hashed_key)
+            return super().verify_secret(secret, hashed_key, client=client)
         if hashed_key.startswith(LEGACY_HASH_PREFIX):
             digest = hashlib.sha512(secret.encode()).hexdigest()
             return hmac.compare_digest(LEGACY_HASH_PREFIX + digest, hashed_key)
         lookup_id = secret.partition(".")[0]  # a legacy key's secret is the whole key
-        window = Window.of(f"slow_hash:{lookup_id}", self.slow_hash_rate)
+        window = Window.of(f"slow_hash:{lookup_id}:{client}", self.slow_hash_rate)
         counts = count_hits([window])
         if counts is not None and counts[0] > window.limit:
-            return False
+            raise TooManyAttempts(window.seconds_left())
         return check_password(secret, hashed_key)

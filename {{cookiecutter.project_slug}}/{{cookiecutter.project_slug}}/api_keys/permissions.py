@@ -7,18 +7,20 @@ key) and remembers the first key accepted, which the throttle and the usage log 
 `request_key`. Everything is kept on the request object, so nothing outlives it.
 """
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
 from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, Throttled
 from rest_framework.permissions import AND, NOT, OR, BasePermission
 from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
 
 from .models import AbstractAPIKey, APIKey
 from .settings import api_keys_settings
-from .verification import Verdict, verify_key
+from .verification import TOO_MANY_ATTEMPTS, Verdict, verify_key
 
 __all__ = ["BaseHasAPIKey", "HasAPIKey", "KeyParser", "check_request", "request_key"]
 
@@ -80,20 +82,39 @@ def _django_request(request: HttpRequest | Request) -> HttpRequest:
     return request._request if isinstance(request, Request) else request
 
 
+_addresses = BaseThrottle()  # its get_ident reads a request's client address
+
+
+def client_address(request: HttpRequest | Request) -> str:
+    """The client's address, as DRF's throttles read it: REMOTE_ADDR, or the X-Forwarded-For
+    entry that REST_FRAMEWORK["NUM_PROXIES"] trusted proxies point at."""
+    return _addresses.get_ident(request)  # type: ignore[arg-type]  # reads only request.META
+
+
 def check_request(
     request: HttpRequest | Request, model: type[AbstractAPIKey], key: str
 ) -> Verdict[AbstractAPIKey]:
     """`verify_key` for a request, once per key model and key; the first key accepted is
-    recorded as used and becomes `request_key(request)`."""
+    recorded as used and becomes `request_key(request)`. Raises Throttled (429 with
+    Retry-After) where the request's address has used up a cap on costly checks."""
     attributes = _django_request(request).__dict__
     verdicts = attributes.setdefault("_api_key_verdicts", {})
     verdict: Verdict[AbstractAPIKey] | None = verdicts.get((model, key))
     if verdict is None:
-        verdict = verdicts[(model, key)] = verify_key(model.objects, key)
+        verdict = verify_key(model.objects, key, client_address(request))
+        verdicts[(model, key)] = verdict
         if verdict.accepted and verdict.api_key is not None and "_api_key" not in attributes:
             attributes["_api_key"] = verdict.api_key
             model.objects.record_use(verdict.api_key)
+    raise_if_retry_later(verdict)
     return verdict
+
+
+def raise_if_retry_later(verdict: Verdict[Any]) -> None:
+    """Throttled (429 with Retry-After) for a verdict that says the client must wait, rather than
+    a 401 that would read as a bad key."""
+    if verdict.code == TOO_MANY_ATTEMPTS:
+        raise Throttled(wait=math.ceil(verdict.retry_after or 1))
 
 
 def request_key(request: HttpRequest | Request) -> AbstractAPIKey | None:

@@ -8,7 +8,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from .permissions import request_key
+from .permissions import client_address, request_key
 from .rates import Window, count_hits
 from .settings import api_keys_settings
 
@@ -52,15 +52,13 @@ class RefusalThrottle:
 
     Each process also remembers the addresses it saw go over, so that an accepted request costs
     a dict lookup, not a cache read; another process learns of an address at its own next
-    refusal of it. The address is DRF's `get_ident`: REMOTE_ADDR, or the X-Forwarded-For entry
-    that REST_FRAMEWORK["NUM_PROXIES"] trusted proxies point at.
+    refusal of it. The address is `permissions.client_address`.
     """
 
     most_remembered = 10_000
 
     def __init__(self) -> None:
         self._blocked: dict[str, Window] = {}  # address -> the window it went over in
-        self._addresses = BaseThrottle()  # its get_ident reads the client's address
 
     def reset(self) -> None:
         """Forget the addresses this process saw go over their rate."""
@@ -70,7 +68,7 @@ class RefusalThrottle:
         """Raise Throttled (429 with Retry-After) while the request's address is over its rate."""
         if not self._blocked:
             return
-        window = self._blocked.get(self._addresses.get_ident(request))
+        window = self._blocked.get(client_address(request))
         if window is not None and (wait := window.seconds_left()) > 0:
             raise Throttled(wait=math.ceil(wait))
 
@@ -79,7 +77,7 @@ class RefusalThrottle:
         rate = api_keys_settings().refusal_rate
         if rate is None:
             return
-        address = self._addresses.get_ident(request)
+        address = client_address(request)
         window = Window.of(f"refused:{address}", rate)
         counts = count_hits([window])
         if counts is None or counts[0] < window.limit:

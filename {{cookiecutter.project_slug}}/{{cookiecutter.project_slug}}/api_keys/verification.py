@@ -8,7 +8,8 @@ and the authentication class (through `permissions.check_request`, once per requ
    id), so a custom manager's rules apply (for the stock rules, fast_lookup.py runs the same
    query, compiled once);
 3. compares the secret's hash in constant time (an unknown lookup id is compared against a hash
-   no secret matches, so it takes the same steps as a wrong secret);
+   no secret matches, so a wrong secret tells nothing a wrong lookup id does not; the two do
+   not cost the same, as docs/security.md says, and need not: lookup ids are not secret);
 4. judges expiry.
 Nothing is remembered between calls: a key whose access is removed, by any path and in any
 process, is refused by the next check.
@@ -20,7 +21,7 @@ djangorestframework-api-key's names wrap it, imports it without a cycle.
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from .fast_lookup import StockManager, find_usable_key
-from .keys import UNUSABLE_HASH, KeyGenerator
+from .keys import UNUSABLE_HASH, KeyGenerator, TooManyAttempts
 
 
 class StoredKey(Protocol):
@@ -56,6 +57,7 @@ class Verdict(NamedTuple, Generic[_Found]):
     code: str  # ACCEPTED, or why not: "malformed_api_key", "invalid_api_key", ...
     message: str
     api_key: _Found | None = None
+    retry_after: float | None = None  # TOO_MANY_ATTEMPTS: seconds until the client may retry
 
     @property
     def accepted(self) -> bool:
@@ -64,21 +66,28 @@ class Verdict(NamedTuple, Generic[_Found]):
 
 MALFORMED: Verdict[Any] = Verdict("malformed_api_key", "Malformed API key.")
 INVALID: Verdict[Any] = Verdict("invalid_api_key", "Invalid API key.")
+TOO_MANY_ATTEMPTS = "too_many_attempts"
 
 # Not wrapped in `sensitive_variables`, to keep a request's path short: its callers are (the
 # manager's checks, the key permissions, the authentication class). Django hides, in error
 # reports, the variables of every frame called from a marked one.
 
 
-def verify_key(manager: KeyStore[_Key], key: str) -> Verdict[_Key]:
-    """Whether `key` may be used now: well formed, one of the manager's usable keys, unexpired."""
+def verify_key(manager: KeyStore[_Key], key: str, client: str = "") -> Verdict[_Key]:
+    """Whether `key` may be used now: well formed, one of the manager's usable keys, unexpired.
+    `client` (the address presenting it) is what caps on costly checks count by."""
     generator = manager.key_generator
     parsed = generator.parse(key)
     if parsed is None:
         return MALFORMED
     api_key = find_usable_key(manager, parsed.lookup_id)
     stored = UNUSABLE_HASH if api_key is None else api_key.hashed_key
-    if not generator.verify_secret(parsed.secret, stored) or api_key is None:
+    try:
+        matches = generator.verify_secret(parsed.secret, stored, client=client)
+    except TooManyAttempts as refused:
+        message = "Too many attempts with this API key from this address; retry later."
+        return Verdict(TOO_MANY_ATTEMPTS, message, None, refused.wait)
+    if not matches or api_key is None:
         return INVALID
     if not generator.using_preferred_hasher(stored):
         manager.replace_hash(api_key, parsed.secret)

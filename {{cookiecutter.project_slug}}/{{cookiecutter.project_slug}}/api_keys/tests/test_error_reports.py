@@ -96,7 +96,7 @@ def test_the_authentication_classes_verify(finding_fails):
 def test_a_key_objects_own_check(monkeypatch):
     api_key, key = APIKey.objects.create_key(name="billing")
 
-    def fail(generator, secret, hashed_key):
+    def fail(generator, secret, hashed_key, client=""):
         raise Bug("a bug while comparing")
 
     monkeypatch.setattr(KeyGenerator, "verify_secret", fail)

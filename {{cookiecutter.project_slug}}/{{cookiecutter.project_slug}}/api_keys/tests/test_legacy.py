@@ -3,10 +3,11 @@
 import hashlib
 
 import pytest
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import check_password, make_password
 from django.utils.crypto import get_random_string
 from hypothesis import given
 from hypothesis import strategies as st
+from rest_framework.test import APIClient
 
 from .. import legacy, rates
 from ..keys import ALPHABET, MAX_KEY_LENGTH, KeyGenerator
@@ -105,13 +106,12 @@ def test_an_imported_key_verifies_and_is_rehashed_with_sha256(hash_legacy):
     assert APIKey.objects.is_valid(LEGACY)
 
 
-@pytest.mark.django_db
-def test_slow_hash_checks_are_capped_per_lookup_id(monkeypatch):
-    """Forged secrets for an imported key's known lookup id stop costing a hasher run once the
-    cap is reached; the real key then waits for the next window, and is rehashed once in."""
+@pytest.fixture
+def slow_imported_key(monkeypatch):
+    """An imported key stored with a password hasher's hash, checks of it capped at 3 a minute
+    (the clock stopped mid-minute); the hasher's runs are counted in `runs`."""
     monkeypatch.setattr(LegacyKeyGenerator, "slow_hash_rate", "3/min")
-    now = 1_800_000_030.0
-    monkeypatch.setattr(rates, "clock", lambda: now)
+    monkeypatch.setattr(rates, "clock", lambda: 1_800_000_030.0)
     legacy_key = "Slow1234." + "s" * 32
     stored = make_password(legacy_key)
     APIKey.objects.create(name="imported", lookup_id="Slow1234", hashed_key=stored)
@@ -119,20 +119,48 @@ def test_slow_hash_checks_are_capped_per_lookup_id(monkeypatch):
 
     def counting_hasher(secret, hashed_key):
         runs.append(secret)
-        return False
+        return check_password(secret, hashed_key)
 
     monkeypatch.setattr(legacy, "check_password", counting_hasher)
-    forged = "Slow1234." + "f" * 32
-    assert [APIKey.objects.is_valid(forged) for _ in range(5)] == [False] * 5
+    return legacy_key, runs
+
+
+FORGED = "Slow1234." + "f" * 32
+WHOAMI = "/api/v1/whoami/"
+
+
+@pytest.mark.django_db
+def test_slow_hash_checks_are_capped_per_client(slow_imported_key):
+    """Forged secrets for an imported key's known lookup id stop costing a hasher run once one
+    client reaches the cap: that client gets 429 with Retry-After, not a 401."""
+    client = APIClient(REMOTE_ADDR="203.0.113.9")
+    answers = [client.get(WHOAMI, HTTP_AUTHORIZATION=f"Api-Key {FORGED}") for _ in range(5)]
+    assert [answer.status_code for answer in answers] == [401, 401, 401, 429, 429]
+    assert answers[-1]["Retry-After"] == "30"
+    _, runs = slow_imported_key
     assert len(runs) == 3  # the fourth and fifth forgeries ran no hasher
-    monkeypatch.undo()
-    monkeypatch.setattr(LegacyKeyGenerator, "slow_hash_rate", "3/min")
-    monkeypatch.setattr(rates, "clock", lambda: now)
-    assert not APIKey.objects.is_valid(legacy_key)  # over the cap for this minute
-    monkeypatch.setattr(rates, "clock", lambda: now + 60)
-    assert APIKey.objects.is_valid(legacy_key)
+
+
+@pytest.mark.django_db
+def test_forged_secrets_from_elsewhere_do_not_lock_the_real_client_out(slow_imported_key):
+    legacy_key, runs = slow_imported_key
+    attacker = APIClient(REMOTE_ADDR="203.0.113.9")
+    for _ in range(10):
+        attacker.get(WHOAMI, HTTP_AUTHORIZATION=f"Api-Key {FORGED}")
+    owner = APIClient(REMOTE_ADDR="198.51.100.7")
+    answer = owner.get(WHOAMI, HTTP_AUTHORIZATION=f"Api-Key {legacy_key}")
+    assert answer.status_code == 200
     assert APIKey.objects.get(lookup_id="Slow1234").hashed_key.startswith("sha256$")
-    assert [APIKey.objects.is_valid(legacy_key) for _ in range(5)] == [True] * 5  # fast now
+    runs.clear()
+    assert [APIKey.objects.is_valid(legacy_key) for _ in range(5)] == [True] * 5
+    assert runs == []  # fast now: SHA-256, no hasher
+
+
+@pytest.mark.django_db
+def test_checks_with_no_client_share_one_cap(slow_imported_key):
+    legacy_key, _ = slow_imported_key
+    assert [APIKey.objects.is_valid(FORGED) for _ in range(3)] == [False] * 3
+    assert not APIKey.objects.is_valid(legacy_key)  # the code path's cap is used up this minute
 
 
 def test_a_default_generator_reads_no_legacy_key():

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import APIKey
-from ..verification import verify_key
+from ..verification import Verdict, verify_key
 
 pytestmark = pytest.mark.django_db
 
@@ -140,14 +140,15 @@ def test_one_query_to_verify_a_key(django_assert_num_queries):
 
 def test_the_verdict_says_why_a_key_is_refused():
     api_key, key = APIKey.objects.create_key(name="checked")
-    assert verify_key(APIKey.objects, key) == ("accepted", "", api_key)
+    assert verify_key(APIKey.objects, key) == Verdict("accepted", "", api_key)
     unknown = APIKey.objects.key_generator.generate()[0]
-    assert verify_key(APIKey.objects, unknown) == ("invalid_api_key", "Invalid API key.", None)
+    assert verify_key(APIKey.objects, unknown) == Verdict("invalid_api_key", "Invalid API key.")
     assert verify_key(APIKey.objects, key[:-1]).code == "malformed_api_key"
     assert verify_key(APIKey.objects, "").code == "malformed_api_key"
     api_key.expiry_date = timezone.now()
     api_key.save()
-    assert verify_key(APIKey.objects, key) == ("expired_api_key", "API key has expired.", api_key)
+    expired = Verdict("expired_api_key", "API key has expired.", api_key)
+    assert verify_key(APIKey.objects, key) == expired
 
 
 def test_a_parsed_key_shows_no_secret():
