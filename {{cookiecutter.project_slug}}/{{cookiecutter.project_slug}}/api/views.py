@@ -3,13 +3,15 @@
 from typing import Any, cast
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import Field
 from django.http import Http404, HttpRequest, JsonResponse
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView, ListAPIView
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -51,8 +53,20 @@ class APIKeySerializer(serializers.ModelSerializer):
 
 
 class NewestFirst(CursorPagination):
+    """Pages newest first. A cursor's position is read as a date before it reaches the database,
+    so a forged one gets the 404 of a cursor the API did not give out, not a 500."""
+
     ordering = "-created"
     page_size = 50
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            try:
+                APIKey._meta.get_field("created").to_python(cursor.position)
+            except ValidationError:
+                raise NotFound(self.invalid_cursor_message) from None
+        return cursor
 
 
 class APIKeyListView(ListAPIView):

@@ -1,5 +1,7 @@
 """GET /api/v1/keys/: the sample endpoint that needs a scope."""
 
+import base64
+
 import pytest
 
 from ...api_keys.models import APIKey
@@ -56,3 +58,25 @@ def test_an_unknown_cursor_gets_the_documented_404(api_client):
     assert documented["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Error"
     }
+
+
+@pytest.mark.parametrize(
+    "forged",
+    ["p=notadate", "p=9999-99-99T99:99:99", "o=5&p=%00", "o=1&r=1&p=2026-13-01 00:00:00+00:00"],
+)
+def test_a_forged_cursor_position_gets_404_not_500(api_client, forged):
+    client, _ = client_with(api_client, ["keys:read"])
+    cursor = base64.b64encode(forged.encode()).decode()
+    response = client.get(URL, {"cursor": cursor})
+    assert response.status_code == 404
+    assert response.json()["error"] == {"code": "not_found", "message": "Invalid cursor"}
+
+
+def test_a_cursor_the_api_gave_out_still_pages(api_client):
+    client, _ = client_with(api_client, ["keys:read"])
+    for number in range(60):
+        APIKey.objects.create_key(name=f"key {number}")
+    first = client.get(URL).json()
+    second = client.get(first["next"]).json()
+    assert len(first["results"]) == 50
+    assert len(second["results"]) == 11
