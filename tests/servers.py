@@ -22,6 +22,7 @@ code that changes API_KEYS entries; `Server.worker_pids()` lists gunicorn's work
 import contextlib
 import http.client
 import json
+import re
 import secrets
 import select
 import shutil
@@ -93,6 +94,20 @@ def with_address(url: str, host: str, port: int) -> str:
     credentials = parts.netloc.rpartition("@")[0]
     netloc = f"{credentials}@{host}:{port}" if credentials else f"{host}:{port}"
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+# A usage log line of a 5xx answer ("GET /api/v1/whoami/ 503 3ms ..."), an error, a traceback.
+SERVER_ERROR_LINE = re.compile(r" 5\d\d \d+ms |Traceback| ERROR ")
+
+
+def log_around_server_errors(log: str, context: int = 15, most: int = 3) -> str:
+    """The lines of a server's log around its first few 5xx answers, errors and tracebacks."""
+    lines = log.splitlines()
+    marked = [number for number, line in enumerate(lines) if SERVER_ERROR_LINE.search(line)]
+    shown: list[str] = []
+    for number in marked[:most]:
+        shown += ["...", *lines[max(0, number - context) : number + context + 1]]
+    return "\n".join(shown) or "(no 5xx answer, error or traceback in the server's log)"
 
 
 def child_pids(pid: int) -> set[int]:

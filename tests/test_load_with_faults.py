@@ -31,6 +31,7 @@ from tests.servers import (
     CommandRunner,
     Server,
     api_keys_overrides,
+    log_around_server_errors,
     served_project,
 )
 
@@ -263,9 +264,10 @@ def figures(run: LoadRun) -> list[str]:
 
 def test_no_server_error_and_no_connection_error(load_run: LoadRun) -> None:
     errors = [call for call in load_run.calls if call.status == 0 or call.status >= 500]
+    around = log_around_server_errors(load_run.log)
     assert load_run.calls
-    assert not errors, f"{len(errors)} failed requests, e.g. {errors[:5]}"
-    assert "Traceback" not in load_run.log, load_run.log[-5000:]
+    assert not errors, f"{len(errors)} failed requests, e.g. {errors[:5]}; server log:\n{around}"
+    assert "Traceback" not in load_run.log, around
 
 
 def test_answers_are_200_or_401_only(load_run: LoadRun) -> None:

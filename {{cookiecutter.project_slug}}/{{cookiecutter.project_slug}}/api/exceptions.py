@@ -1,5 +1,6 @@
 """One error shape for every failure: `{"error": {"code": ..., "message": ...}}`."""
 
+import logging
 from typing import Any
 
 from django.db import DatabaseError
@@ -9,13 +10,19 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 
+logger = logging.getLogger(__name__)
+
+
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, reshaped; a database outage answers 503 instead of a 500."""
+    """DRF's handler, reshaped; a database error answers 503 instead of a 500, and is logged
+    with its traceback, since the answer hides its cause."""
     if isinstance(exc, DatabaseError):
+        view = context.get("view")
+        logger.error("Database error in %s, answered 503", type(view).__name__, exc_info=exc)
         return Response(
             error_body("service_unavailable", "The service is unavailable; try again shortly."),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,

@@ -64,12 +64,16 @@ def test_method_not_allowed_keeps_the_shape(keyed_client):
     assert response.json()["error"]["code"] == "method_not_allowed"
 
 
-def test_database_outage_answers_503_not_500(keyed_client):
+def test_database_outage_answers_503_not_500_and_logs_the_cause(keyed_client, caplog):
     with mock.patch(
         "django.db.backends.utils.CursorWrapper.execute",
-        side_effect=OperationalError("server closed"),
+        side_effect=OperationalError("disk I/O error"),
     ):
         response = keyed_client.get("/api/v1/whoami/")
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "service_unavailable"
-    assert "server closed" not in response.content.decode()
+    assert "disk I/O error" not in response.content.decode()
+    [logged] = [record for record in caplog.records if record.name.endswith("api.exceptions")]
+    assert logged.levelname == "ERROR"
+    assert logged.getMessage() == "Database error in WhoAmIView, answered 503"
+    assert logged.exc_info is not None and str(logged.exc_info[1]) == "disk I/O error"
