@@ -15,6 +15,7 @@ from .permissions import (
     key_permissions,
     raise_if_retry_later,
 )
+from .settings import api_keys_settings
 from .throttling import RefusalThrottle
 from .verification import Verdict, verify_key
 
@@ -87,7 +88,11 @@ class APIKeyAuthentication(BaseAuthentication):
         return await sync_to_async(self.verify)(key)
 
     def authenticate_header(self, request: Request) -> str:
-        """The WWW-Authenticate challenge of a 401: the keyword clients send keys with."""
-        for permission in self.key_permissions(request):
-            return permission.key_parser.get_keyword()
-        return self.key_parser.get_keyword()
+        """The WWW-Authenticate challenge of a 401: the keyword clients send keys with, read from
+        the view's key parser. A parser with only `get(request)`, as djangorestframework-api-key
+        accepts, gets its `keyword` if it has one, else API_KEYS["KEYWORD"]."""
+        permissions = self.key_permissions(request)
+        parser = permissions[0].key_parser if permissions else self.key_parser
+        get_keyword = getattr(parser, "get_keyword", None)
+        keyword = get_keyword() if callable(get_keyword) else getattr(parser, "keyword", None)
+        return keyword if isinstance(keyword, str) and keyword else api_keys_settings().keyword

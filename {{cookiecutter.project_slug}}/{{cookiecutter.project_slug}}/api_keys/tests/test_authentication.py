@@ -284,3 +284,53 @@ def test_a_permission_whose_parser_cannot_be_hashed_still_works(api_client, api_
         response = api_client.get("/guarded/")
     assert response.status_code == 200
     assert response.json() == {"lookup_id": api_key[0].lookup_id}
+
+
+class HeaderParser:
+    """A parser as djangorestframework-api-key's guide writes one: a plain class with `get`."""
+
+    def get(self, request):
+        return request.META.get("HTTP_X_API_KEY")
+
+
+class TokenParser:
+    """A plain class with `get` and a `keyword`, not a KeyParser subclass."""
+
+    keyword = "Token"
+
+    def get(self, request):
+        scheme, _, key = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        return key if scheme == self.keyword else None
+
+
+AS_TOKEN = ("HTTP_AUTHORIZATION", "Token ")
+
+
+@pytest.mark.parametrize(
+    ("parser", "sent_as", "challenge"),
+    [(HeaderParser(), ("HTTP_X_API_KEY", ""), "Api-Key"), (TokenParser(), AS_TOKEN, "Token")],
+    ids=["get-only", "with-keyword"],
+)
+def test_a_parser_with_only_get_works_and_gets_a_challenge(
+    api_client, api_key, parser, sent_as, challenge
+):
+    class HasAPIKeyByParser(HasAPIKey):
+        key_parser = parser
+
+    class Guarded(APIView):
+        permission_classes = [HasAPIKeyByParser]
+
+        def get(self, request):
+            return Response({"lookup_id": request.auth.lookup_id})
+
+    header, prefix = sent_as
+    with override_settings(ROOT_URLCONF=(path("guarded/", Guarded.as_view()),)):
+        unread = api_client.get("/guarded/", HTTP_AUTHORIZATION="Bearer not-read-here")
+        missing = api_client.get("/guarded/")
+        refused = api_client.get("/guarded/", **{header: f"{prefix}{api_key[1]}x"})
+        accepted = api_client.get("/guarded/", **{header: f"{prefix}{api_key[1]}"})
+    for response in (unread, missing, refused):
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"] == challenge
+    assert accepted.status_code == 200
+    assert accepted.json() == {"lookup_id": api_key[0].lookup_id}
