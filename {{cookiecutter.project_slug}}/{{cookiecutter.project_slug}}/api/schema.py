@@ -24,6 +24,8 @@ ERRORS = {
     "429": "Too many requests with this key; retry after `Retry-After` seconds.",
     "503": "The service is unavailable; retry after `Retry-After` seconds.",
 }
+# Where a request has a body, a serializer validates it: 400 with `fields` saying what is wrong.
+INVALID_BODY = {"400": "The request is not valid: `error.fields` names each field and why."}
 # CursorPagination answers 404 to a cursor it did not give out.
 UNKNOWN_CURSOR = {"404": "No such page: the `cursor` is not one this API gave out."}
 
@@ -41,6 +43,8 @@ def document_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
             in_query = {param["name"] for param in parameters if param.get("in") == "query"}
             if "cursor" in in_query:
                 errors.update(UNKNOWN_CURSOR)
+            if "requestBody" in operation:
+                errors.update(INVALID_BODY)
             for status, description in errors.items():
                 content = {"application/json": {"schema": reference}}
                 operation["responses"].setdefault(

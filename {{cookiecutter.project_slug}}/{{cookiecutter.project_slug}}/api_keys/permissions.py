@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from .models import AbstractAPIKey, APIKey
+from .scopes import scopes_for_method
 from .settings import api_keys_settings
 from .verification import TOO_MANY_ATTEMPTS, Verdict, verify_key
 
@@ -128,15 +129,25 @@ def request_key(request: HttpRequest | Request) -> AbstractAPIKey | None:
     return api_key
 
 
-def missing_scopes(api_key: AbstractAPIKey, view: Any) -> list[str]:
-    """The scopes in the view's `required_scopes` that the key does not hold, sorted."""
-    required = getattr(view, "required_scopes", None)
-    return sorted(set(required).difference(api_key.scopes)) if required else []
+def check_scopes(api_key: AbstractAPIKey, view: Any, method: str) -> None:
+    """Raise PermissionDenied (403 `missing_scope`) unless the key holds every scope the view's
+    `required_scopes` asks of `method` (scopes.py: a list, or a dict by method)."""
+    required = scopes_for_method(getattr(view, "required_scopes", None), method)
+    if required is None:
+        if not hasattr(view, method.lower()):
+            return  # a method the view does not handle: DRF answers 405
+        raise PermissionDenied(f"No API key may use {method} here.", code="missing_scope")
+    if missing := sorted(set(required).difference(api_key.scopes)):
+        # Raised rather than returned: DRF would answer a refusal of `A | B` with no message.
+        raise PermissionDenied(
+            f"This API key lacks the scope(s): {', '.join(missing)}.", code="missing_scope"
+        )
 
 
 class BaseHasAPIKey(BasePermission):
-    """Grants access to a request that carries a valid key of `model` holding every scope in the
-    view's `required_scopes`; a valid key that lacks one gets 403 `missing_scope`.
+    """Grants access to a request that carries a valid key of `model` holding every scope the
+    view's `required_scopes` asks of the request's method (a list for every method, or a dict by
+    method); a valid key that lacks one gets 403 `missing_scope`.
 
     The key is read by `get_key` (by default `key_parser`: `Authorization: Api-Key <key>`).
     Works behind `APIKeyAuthentication`, which checks the key with this class's model and
@@ -161,11 +172,7 @@ class BaseHasAPIKey(BasePermission):
         api_key = verdict.api_key if verdict.accepted else None
         if api_key is None:
             return False
-        if missing := missing_scopes(api_key, view):
-            # Raised rather than returned: DRF would answer a refusal of `A | B` with no message.
-            raise PermissionDenied(
-                f"This API key lacks the scope(s): {', '.join(missing)}.", code="missing_scope"
-            )
+        check_scopes(api_key, view, request.method or "GET")
         return True
 
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:

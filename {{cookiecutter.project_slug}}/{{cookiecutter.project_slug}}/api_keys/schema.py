@@ -9,6 +9,7 @@ from rest_framework.permissions import AND, OR
 
 from .authentication import APIKeyAuthentication
 from .permissions import BaseHasAPIKey, key_header, key_permissions
+from .scopes import scopes_for_method
 
 
 def requires_key(permission: Any) -> bool:
@@ -43,11 +44,12 @@ class APIKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_requirement(self, auto_schema: Any) -> dict[str, list[str]]:
         # OpenAPI 3.1 lets non-OAuth schemes list roles: here, the scopes the view's key
-        # permission enforces (none where no key permission guards the view).
+        # permission enforces for this operation's method (none where no key permission guards
+        # the view).
         permissions = auto_schema.view.get_permissions()
         guarded = any(True for permission in permissions for _ in key_permissions(permission))
-        scopes = getattr(auto_schema.view, "required_scopes", ()) if guarded else ()
-        return {self.name: sorted(scopes)}
+        required = getattr(auto_schema.view, "required_scopes", None) if guarded else None
+        return {self.name: sorted(scopes_for_method(required, auto_schema.method) or [])}
 
 
 class SessionSchemeWhereNoKeyIsRequired(SessionScheme):

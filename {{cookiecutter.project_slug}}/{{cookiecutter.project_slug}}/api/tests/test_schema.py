@@ -9,12 +9,15 @@ from django.urls import include, path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.validation import validate_schema
+from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ...api_keys.authentication import APIKeyAuthentication
+from ...api_keys.models import APIKey
 from ...api_keys.permissions import HasAPIKey
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +25,25 @@ pytestmark = pytest.mark.django_db
 
 class PartnerKeyAuthentication(APIKeyAuthentication):
     """A subclass, e.g. with another model or parser: a scheme of its own."""
+
+
+class OrderSerializer(serializers.Serializer):
+    item = serializers.CharField()
+
+
+class OrdersView(GenericAPIView):
+    """Reads with one scope, writes with another, and validates what it is sent."""
+
+    required_scopes = {"GET": ["orders:read"], "POST": ["orders:write"]}
+    serializer_class = OrderSerializer
+
+    def get(self, request: Request) -> Response:
+        return Response({"item": "tea"})
+
+    def post(self, request: Request) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(serializer.data, status=201)
 
 
 class ScopedView(APIView):
@@ -40,6 +62,7 @@ urlpatterns = [
     ),
     path("open-but-keyed/", ScopedView.as_view(permission_classes=[AllowAny])),
     path("key-or-login/", ScopedView.as_view(permission_classes=[HasAPIKey | IsAuthenticated])),
+    path("orders/", OrdersView.as_view()),
     path("", include("config.urls")),
 ]
 
@@ -126,3 +149,25 @@ def test_scopes_are_listed_only_where_a_key_permission_enforces_them(api_client)
     ]
     # A view that needs a key does not offer the session cookie.
     assert paths["/api/v1/whoami/"]["get"]["security"] == [{"ApiKeyAuth": []}]
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_scopes_by_method_are_listed_per_operation(api_client):
+    orders = api_client.get("/api/schema/", {"format": "json"}).json()["paths"]["/orders/"]
+    assert orders["get"]["security"] == [{"ApiKeyAuth": ["orders:read"]}]
+    assert orders["post"]["security"] == [{"ApiKeyAuth": ["orders:write"]}]
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_operations_that_take_a_body_document_the_400_they_give(api_client):
+    orders = api_client.get("/api/schema/", {"format": "json"}).json()["paths"]["/orders/"]
+    documented = orders["post"]["responses"]["400"]
+    assert documented["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert "400" not in orders["get"]["responses"]
+    _, key = APIKey.objects.create_key(name="writer", scopes=["orders:write"])
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    answer = api_client.post("/orders/", {}, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["error"]["fields"] == {"item": ["This field is required."]}

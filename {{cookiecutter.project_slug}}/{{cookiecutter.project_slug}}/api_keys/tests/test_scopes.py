@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..models import APIKey
-from ..scopes import normalize_scopes, parse_scopes
+from ..scopes import normalize_scopes, parse_scopes, scopes_for_method
 
 
 @pytest.mark.parametrize(
@@ -92,3 +92,70 @@ def test_a_change_to_one_request_s_key_object_never_reaches_another_request(keye
     assert keyed_client.get("/admin/").status_code == 403
     assert keyed_client.get("/careless/").status_code == 200
     assert keyed_client.get("/admin/").status_code == 403
+
+
+class Orders(APIView):
+    """Reads with one scope and writes with another."""
+
+    required_scopes = {"GET": ["orders:read"], "POST": ["orders:write"]}
+
+    def get(self, request):
+        return Response({"orders": []})
+
+    def post(self, request):
+        return Response({"created": True}, status=201)
+
+    def put(self, request):  # handled, but given no scopes: no key may use it
+        return Response({})
+
+
+def orders_client(api_client, scopes):
+    _, key = APIKey.objects.create_key(name=f"orders {scopes}", scopes=scopes)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    return api_client
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF=(path("orders/", Orders.as_view()),))
+def test_scopes_by_method_read_with_one_scope_and_write_with_another(api_client):
+    reader = orders_client(api_client, ["orders:read"])
+    assert reader.get("/orders/").status_code == 200
+    assert reader.head("/orders/").status_code == 200  # HEAD reads GET's entry
+    refused = reader.post("/orders/")
+    assert refused.status_code == 403
+    assert refused.json()["error"] == {
+        "code": "missing_scope",
+        "message": "This API key lacks the scope(s): orders:write.",
+    }
+    writer = orders_client(api_client, ["orders:write"])
+    assert writer.post("/orders/").status_code == 201
+    assert writer.get("/orders/").status_code == 403
+
+
+@pytest.mark.django_db
+@override_settings(ROOT_URLCONF=(path("orders/", Orders.as_view()),))
+def test_a_method_the_dict_leaves_out_is_refused_to_every_key(api_client):
+    client = orders_client(api_client, ["orders:read", "orders:write"])
+    refused = client.put("/orders/")
+    assert refused.status_code == 403
+    assert refused.json()["error"] == {
+        "code": "missing_scope",
+        "message": "No API key may use PUT here.",
+    }
+    assert client.delete("/orders/").status_code == 405  # not handled at all: DRF's answer
+
+
+@pytest.mark.parametrize(
+    ("required", "method", "expected"),
+    [
+        (None, "GET", []),
+        (["a", "b"], "POST", ["a", "b"]),
+        ("orders:read", "GET", ["orders:read"]),
+        ({"get": ["a"]}, "GET", ["a"]),
+        ({"GET": ["a"]}, "HEAD", ["a"]),
+        ({"GET": ["a"], "OPTIONS": []}, "OPTIONS", []),
+        ({"GET": ["a"]}, "PATCH", None),
+    ],
+)
+def test_the_scopes_a_method_needs(required, method, expected):
+    assert scopes_for_method(required, method) == expected
