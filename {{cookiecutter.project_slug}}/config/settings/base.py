@@ -152,7 +152,7 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=0),
 }
 
-# OpenAPI schema at /api/schema/; Swagger UI at /api/docs/ only where API_DOCS is on.
+# The OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/, only where API_DOCS is on.
 SPECTACULAR_SETTINGS = {
     "TITLE": PROJECT_NAME,
     "DESCRIPTION": {{ cookiecutter.description|python_string }},

@@ -3,9 +3,12 @@
 import logging
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError
+from django.http import Http404
 from django.views.debug import SafeExceptionReporterFilter
 from rest_framework import status
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -27,6 +30,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "5"},
         )
+    if isinstance(exc, Http404):  # get_object_or_404, and views that raise it: DRF's own 404
+        exc = NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = PermissionDenied()
     response = exception_handler(exc, context)
     if response is None:
         return None

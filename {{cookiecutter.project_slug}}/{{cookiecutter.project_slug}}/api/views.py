@@ -3,11 +3,12 @@
 from typing import Any, cast
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import DisallowedHost, ValidationError
 from django.db.models import Field
 from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
-from drf_spectacular.views import SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView, ListAPIView
@@ -94,6 +95,35 @@ class HealthView(GenericAPIView):
         return Response({"status": "ok"})
 
 
+class IndexView(GenericAPIView):
+    """GET /: where to go from here, for a person who opens the server's address. Open."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> Response:
+        links = {"whoami": "v1:whoami", "keys": "v1:keys", "health": "healthz"}
+        if settings.API_DOCS:
+            links |= {"schema": "schema", "docs": "api-docs"}
+        return Response({name: reverse(url_name) for name, url_name in links.items()})
+
+
+class APISchemaView(SpectacularAPIView):
+    """The OpenAPI schema, where settings.API_DOCS is on (development by default); elsewhere
+    404, and `manage.py spectacular --file schema.yaml` writes it for publishing."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not settings.API_DOCS:
+            raise Http404
+        return super().get(request, *args, **kwargs)
+
+
 class APIDocsView(SpectacularSwaggerSplitView):
     """Swagger UI for the schema, where settings.API_DOCS is on (development by default)."""
 
@@ -105,6 +135,13 @@ class APIDocsView(SpectacularSwaggerSplitView):
         if not settings.API_DOCS:
             raise Http404
         return super().get(request, *args, **kwargs)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if isinstance(exception, DisallowedHost):
+        message = "The Host header names a host this server does not answer for."
+        return JsonResponse(error_body("disallowed_host", message), status=400)
+    return JsonResponse(error_body("bad_request", "Bad request."), status=400)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

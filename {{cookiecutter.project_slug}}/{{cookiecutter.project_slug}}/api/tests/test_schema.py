@@ -116,9 +116,12 @@ def test_custom_header_is_described(api_client, api_keys_options):
     assert schema["components"]["securitySchemes"]["ApiKeyAuth"]["name"] == "X-Api-Key"
 
 
-def test_swagger_ui_only_where_turned_on(api_client, settings):
+def test_swagger_ui_and_the_schema_only_where_turned_on(api_client, settings):
     settings.API_DOCS = False
     assert api_client.get("/api/docs/").status_code == 404
+    hidden = api_client.get("/api/schema/", {"format": "json"})
+    assert hidden.status_code == 404
+    assert hidden.json()["error"]["code"] == "not_found"
     settings.API_DOCS = True
     response = api_client.get("/api/docs/")
     assert response.status_code == 200

@@ -77,3 +77,26 @@ def test_database_outage_answers_503_not_500_and_logs_the_cause(keyed_client, ca
     assert logged.levelname == "ERROR"
     assert logged.getMessage() == "Database error in WhoAmIView, answered 503"
     assert logged.exc_info is not None and str(logged.exc_info[1]) == "disk I/O error"
+
+
+def test_the_root_says_where_to_go(api_client, settings):
+    assert api_client.get("/").json() == {
+        "whoami": "/api/v1/whoami/",
+        "keys": "/api/v1/keys/",
+        "health": "/healthz/",
+        "schema": "/api/schema/",
+        "docs": "/api/docs/",
+    }
+    settings.API_DOCS = False
+    assert set(api_client.get("/").json()) == {"whoami", "keys", "health"}
+
+
+def test_a_host_the_server_does_not_answer_for_gets_the_json_error_shape(api_client, settings):
+    settings.DEBUG = False
+    response = api_client.get("/api/v1/whoami/", HTTP_HOST="attacker.example")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == {
+        "code": "disallowed_host",
+        "message": "The Host header names a host this server does not answer for.",
+    }
