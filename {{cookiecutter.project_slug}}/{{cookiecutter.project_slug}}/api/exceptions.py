@@ -4,7 +4,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.views.debug import SafeExceptionReporterFilter
 from rest_framework import status
@@ -20,9 +20,11 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, reshaped; a database error answers 503 instead of a 500, and is logged
-    with its traceback, since the answer hides its cause."""
-    if isinstance(exc, DatabaseError):
+    """DRF's handler, reshaped. A database that cannot be reached or does not answer
+    (OperationalError, InterfaceError) is an outage: 503 with Retry-After, logged with its
+    traceback since the answer hides its cause. Any other database error is a bug, left to
+    Django: 500, with its traceback in the log and the error report."""
+    if isinstance(exc, OperationalError | InterfaceError):
         view = context.get("view")
         logger.error("Database error in %s, answered 503", type(view).__name__, exc_info=exc)
         return Response(

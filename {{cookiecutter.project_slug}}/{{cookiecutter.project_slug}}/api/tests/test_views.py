@@ -4,8 +4,13 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
-from django.db import OperationalError
+from django.db import IntegrityError, InterfaceError, OperationalError
+from django.test import override_settings
+from django.urls import path
 from django.utils import timezone
+from rest_framework.views import APIView
+
+from ..views import server_error
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +105,38 @@ def test_a_host_the_server_does_not_answer_for_gets_the_json_error_shape(api_cli
         "code": "disallowed_host",
         "message": "The Host header names a host this server does not answer for.",
     }
+
+
+class BuggyView(APIView):
+    """A view with a bug: it breaks a database constraint."""
+
+    def get(self, request):
+        raise IntegrityError("UNIQUE constraint failed: orders.number")
+
+
+urlpatterns = [path("buggy/", BuggyView.as_view())]
+handler500 = server_error  # as config/urls.py sets it
+
+
+@override_settings(ROOT_URLCONF=__name__, DEBUG=False)
+def test_a_database_error_that_is_a_bug_answers_500_and_is_logged(keyed_client, caplog):
+    keyed_client.raise_request_exception = False
+    response = keyed_client.get("/buggy/")
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {"code": "server_error", "message": "Internal server error."}
+    }
+    assert "Retry-After" not in response
+    [logged] = [record for record in caplog.records if record.name == "django.request"]
+    assert logged.levelname == "ERROR"
+    assert logged.exc_info is not None and isinstance(logged.exc_info[1], IntegrityError)
+
+
+def test_a_lost_connection_is_an_outage(keyed_client):
+    with mock.patch(
+        "django.db.backends.utils.CursorWrapper.execute",
+        side_effect=InterfaceError("connection already closed"),
+    ):
+        response = keyed_client.get("/api/v1/whoami/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
