@@ -110,6 +110,7 @@ def test_check_deploy_is_clean(recipe) -> None:
     "command", [("ruff", "check", "."), ("ruff", "format", "--check", ".")], ids=" ".join
 )
 def test_ruff_is_clean(recipe, command: tuple[str, ...]) -> None:
+    """On the whole project, as its CI runs it: the files `startapp` wrote included."""
     assert_succeeded(recipe.project.run_python("-m", *command))
 
 
