@@ -43,6 +43,9 @@ SERVER_SETTINGS = {
 SCRUBBED_VARIABLES = ("DATABASE_URL", "REDIS_URL", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")
 # xdist tells its workers apart with PYTEST_XDIST_*: a baked project's own suite must not see them.
 SCRUBBED_PREFIXES = ("DJANGO_", "PG", "PYTEST_XDIST_")
+# Env files people keep beside .env and in subfolders (docs/deploying.md runs `--env-file
+# production.env`): each holds secrets, so neither git nor an image may take one.
+ENV_FILES = [".env", ".env.local", ".env.prod", "production.env", "deploy/staging.env"]
 
 
 @dataclass(frozen=True)

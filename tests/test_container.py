@@ -39,6 +39,7 @@ import pytest
 import yaml
 
 from tests.baking import (
+    ENV_FILES,
     TEMPLATE_DIR,
     BakedProject,
     assert_succeeded,
@@ -370,6 +371,36 @@ def test_image_leaves_secrets_and_local_state_out(
     assert "/healthz/" in " ".join(image_config["Healthcheck"]["Test"])
 
 
+def test_build_context_holds_no_env_file_but_the_example(
+    default_project: BakedProject, container_tools: None, tmp_path: Path
+) -> None:
+    """What `docker build .` in the project folder sends to the build, as podman reads
+    .dockerignore: no env file of a deployment, wherever it is; .env.example only."""
+    project = copy_project(default_project, tmp_path)
+    for name in ENV_FILES:
+        (project / name).parent.mkdir(exist_ok=True)
+        (project / name).write_text(f"DJANGO_SECRET_KEY={secrets.token_urlsafe(50)}\n")
+    # An image of the build context alone: the project's .dockerignore, every file copied in.
+    containerfile = tmp_path / "Containerfile"
+    containerfile.write_text("FROM scratch\nCOPY . /context/\n")
+    tag = f"localhost/template-test-context:{secrets.token_hex(4)}"
+    built = podman("build", f"--file={containerfile}", f"--tag={tag}", str(project))
+    assert_succeeded(built)
+    name = f"template-test-context-{secrets.token_hex(4)}"
+    try:
+        assert_succeeded(buildah("from", "--pull-never", f"--name={name}", tag))
+        mounted = buildah("mount", name)
+        assert_succeeded(mounted)
+        context = Path(mounted.stdout.strip()) / "context"
+        files = {path.relative_to(context).as_posix() for path in context.rglob("*")}
+    finally:
+        buildah("rm", name)  # unmounts it too
+        podman("rmi", "--force", tag)
+    assert "manage.py" in files
+    env_files = {path for path in files if re.search(r"(^|/)\.env|\.env$", path)}
+    assert env_files == {".env.example"}
+
+
 def test_image_serves_the_api_as_a_non_root_user(
     default_project: BakedProject,
     container: str,
@@ -383,7 +414,9 @@ def test_image_serves_the_api_as_a_non_root_user(
     environment = {
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_SECURE_PROXY_SSL_HEADER": "true",  # the test's requests play the TLS proxy
+        # The test's requests play the TLS proxy; docs/deploying.md sets the two together.
+        "DJANGO_SECURE_PROXY_SSL_HEADER": "true",
+        "DJANGO_NUM_PROXIES": "1",
         "WEB_CONCURRENCY": "2",
     }
     web_environment = compose["services"]["web"]["environment"]

@@ -1,7 +1,9 @@
-"""The hook's .env: a strong secret per project, readable by its owner only, never committed;
-and every variable a developer sets in it reaches the development settings."""
+"""The hook's .env: a strong secret per project, readable by its owner only, never committed
+(nor any other env file); the SQLite database as private; and every variable a developer sets
+in .env reaches the development settings."""
 
 import json
+import os
 import secrets
 import stat
 import subprocess
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.baking import BAKES, BakedProject, Bakery, clean_environment
+from tests.baking import BAKES, ENV_FILES, BakedProject, Bakery, clean_environment
 from tests.servers import copy_project
 
 
@@ -26,9 +28,36 @@ def test_env_file_is_private_and_holds_a_strong_secret_key(baked: BakedProject) 
     assert len(env_values(env_file)["DJANGO_SECRET_KEY"]) >= 50
 
 
-def test_env_file_is_ignored_by_git(baked: BakedProject) -> None:
-    ignored = (baked.path / ".gitignore").read_text().splitlines()
-    assert ".env" in ignored
+def ignored_by_git(gitignore: Path, paths: list[str], folder: Path) -> set[str]:
+    """Which of `paths` git ignores with this .gitignore alone (no global or system excludes)."""
+    subprocess.run(["git", "init", "--quiet", str(folder)], check=True)
+    (folder / ".gitignore").write_bytes(gitignore.read_bytes())
+    result = subprocess.run(
+        ["git", "check-ignore", "--no-index", *paths],
+        cwd=folder,
+        env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode in (0, 1), result.stderr  # 1: none of them is ignored
+    return set(result.stdout.splitlines())
+
+
+def test_git_ignores_every_env_file_but_the_example(baked: BakedProject, tmp_path: Path) -> None:
+    # .env.example holds placeholders only: it is committed.
+    paths = [*ENV_FILES, ".env.example", "db.sqlite3", "manage.py"]
+    ignored = ignored_by_git(baked.path / ".gitignore", paths, tmp_path / "repository")
+    assert ignored == {*ENV_FILES, "db.sqlite3"}
+
+
+def test_sqlite_database_is_private(baked: BakedProject) -> None:
+    """Like .env, readable by its owner only: it holds the admin's sessions and password hashes."""
+    if baked.bake.database != "sqlite":
+        pytest.skip("the database is PostgreSQL's")
+    database = baked.path / "db.sqlite3"
+    assert database.stat().st_size > 0  # migrated by the hook
+    assert oct(stat.S_IMODE(database.stat().st_mode)) == "0o600"
 
 
 def test_every_bake_gets_its_own_secret_key(bakery: Bakery) -> None:
