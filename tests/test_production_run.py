@@ -30,7 +30,8 @@ def plain_http_get(
 @pytest.mark.parametrize("baked", SERVED_BAKES, indirect=True, ids=lambda b: b.id)
 def test_gunicorn_serves_the_api_and_the_admin_behind_a_proxy(baked: BakedProject, tmp_path):
     skip_without_services(baked)
-    with served_project(baked, tmp_path, collect_static=True) as server:
+    # The proxy's two variables, as docs/deploying.md sets them (servers.py sets the first).
+    with served_project(baked, tmp_path, collect_static=True, DJANGO_NUM_PROXIES="1") as server:
         key = server.create_key("production check")
 
         status, _, body = server.get("/healthz/")
