@@ -213,6 +213,27 @@ def test_refused_keys_from_one_address_are_answered_429_past_the_rate(
     assert other.status_code == 200
 
 
+PROXY = "10.0.0.2"  # a TLS proxy in front, which appends each client's address
+
+
+@pytest.mark.parametrize(("proxies", "other_client_answer"), [(1, 200), (0, 429)])
+def test_behind_a_counted_proxy_refused_keys_are_counted_per_client(
+    api_key, api_keys_options, settings, proxies, other_client_answer
+):
+    """DJANGO_NUM_PROXIES=1 behind one proxy: one client's bad keys do not block another.
+    Uncounted (0, the default, which check --deploy warns about), everyone shares the proxy's."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": proxies}
+    api_keys_options(REFUSAL_RATE="3/min")
+    wrong = APIKey.objects.key_generator.generate()[0]
+    careless = APIClient(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.1")
+    for _ in range(4):
+        careless.get(WHOAMI, HTTP_AUTHORIZATION=f"Api-Key {wrong}")
+    assert careless.get(WHOAMI, HTTP_AUTHORIZATION=f"Api-Key {wrong}").status_code == 429
+    other = APIClient(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="203.0.113.7")
+    answer = other.get(WHOAMI, HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}")
+    assert answer.status_code == other_client_answer
+
+
 def test_the_refusal_rate_can_be_lifted(api_client, api_keys_options):
     api_keys_options(REFUSAL_RATE=None)
     api_client.credentials(HTTP_AUTHORIZATION="Api-Key nope")
