@@ -14,8 +14,10 @@ from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from ..api_keys.models import APIKey
 from .exceptions import error_body
@@ -110,31 +112,27 @@ class IndexView(GenericAPIView):
         return Response({name: reverse(url_name) for name, url_name in links.items()})
 
 
-class APISchemaView(SpectacularAPIView):
-    """The OpenAPI schema, where settings.API_DOCS is on (development by default); elsewhere
-    404, and `manage.py spectacular --file schema.yaml` writes it for publishing."""
+class OnlyWhereAPIDocsIsOn(APIView):
+    """Open to all, and 404 unless settings.API_DOCS is on (development by default)."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    @extend_schema(exclude=True)
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if not settings.API_DOCS:
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if not settings.API_DOCS:  # answered in the API's JSON error shape, not as a schema
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = "application/json"
             raise Http404
-        return super().get(request, *args, **kwargs)
 
 
-class APIDocsView(SpectacularSwaggerSplitView):
-    """Swagger UI for the schema, where settings.API_DOCS is on (development by default)."""
+class APISchemaView(OnlyWhereAPIDocsIsOn, SpectacularAPIView):
+    """The OpenAPI schema. Where it is off, `manage.py spectacular --file schema.yaml` writes it
+    for publishing."""
 
-    authentication_classes = []
-    permission_classes = [AllowAny]
 
-    @extend_schema(exclude=True)
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if not settings.API_DOCS:
-            raise Http404
-        return super().get(request, *args, **kwargs)
+class APIDocsView(OnlyWhereAPIDocsIsOn, SpectacularSwaggerSplitView):
+    """Swagger UI for the schema."""
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
