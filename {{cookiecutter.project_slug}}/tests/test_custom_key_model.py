@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.test import override_settings
 from django.urls import include, path
 from rest_framework.permissions import IsAuthenticated
@@ -211,3 +212,20 @@ def test_the_admin_adds_custom_keys_with_their_owner_field(client, organization)
     assert response.status_code == 200, response.content
     key = response.context["key"]
     assert OrganizationAPIKey.objects.get_from_key(key).organization == organization
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        "hashed_key__startswith",
+        "rotated_from__hashed_key__startswith",
+        "organization__api_keys__hashed_key__startswith",
+    ],
+)
+def test_an_admin_subclass_refuses_to_filter_on_a_stored_hash(client, org_key, lookup):
+    viewer = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_organizationapikey"))
+    client.force_login(viewer)
+    url = "/admin/example_organizations/organizationapikey/"
+    assert client.get(url).status_code == 200
+    assert client.get(url, {lookup: org_key[0].hashed_key[:12]}).status_code == 400

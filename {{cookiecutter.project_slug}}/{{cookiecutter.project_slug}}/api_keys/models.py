@@ -27,6 +27,19 @@ if TYPE_CHECKING:
 
 _Key = TypeVar("_Key", bound="AbstractAPIKey")  # the model a manager serves
 
+# A key that stops working within this time is "expiring soon" (AbstractAPIKey.status).
+EXPIRING_SOON = timedelta(days=7)
+
+
+def validate_printable(value: str) -> None:
+    """Refuse text with a non-printable character (`str.isprintable()`, as the template's prompts
+    do): a control character in a key's name would reach operators' terminals and logs."""
+    if unprintable := next((char for char in value if not char.isprintable()), None):
+        raise ValidationError(
+            f"Use printable text only: {unprintable!r} is not a printable character.",
+            code="not_printable",
+        )
+
 
 class BaseAPIKeyManager(models.Manager[_Key]):
     """Creates keys and finds the key a client presents (see verification.py)."""
@@ -132,6 +145,7 @@ class AbstractAPIKey(models.Model):
     hashed_key = models.CharField(max_length=HASHED_KEY_MAX_LENGTH, editable=False)
     name = models.CharField(
         max_length=100,
+        validators=[validate_printable],
         help_text="Who or what uses the key, e.g. 'billing-service production'.",
     )
     created = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -187,12 +201,22 @@ class AbstractAPIKey(models.Model):
     def save(self, *args: Any, update_fields: Any = None, **kwargs: Any) -> None:
         saved = None if update_fields is None else set(update_fields)
         self._validate_irreversible(saved)
+        if saved is None or "name" in saved:
+            self._validate_name()
         if saved is None or saved & {"scopes", "throttle_rate"}:
             self._validate_access()
         super().save(*args, update_fields=update_fields, **kwargs)
 
     def clean(self) -> None:
         self._validate_irreversible(None)
+
+    def _validate_name(self) -> None:
+        """A printable name, however saved (an empty one is the database's to refuse)."""
+        if isinstance(self.name, str):
+            try:
+                validate_printable(self.name)
+            except ValidationError as error:
+                raise ValidationError({"name": error.messages}) from None
 
     def _validate_access(self) -> None:
         """Scopes and rate, however saved: a typo would otherwise fail only at request time."""
@@ -242,6 +266,21 @@ class AbstractAPIKey(models.Model):
     def has_expired(self) -> bool:
         return self.expiry_date is not None and self.expiry_date <= timezone.now()
 
+    @property
+    def status(self) -> str:
+        """The key's state in words, as the admin's list and listapikeys show it: revoked,
+        expired, in grace (rotated: works until its expiry), expiring soon, or active. Asks
+        for the key's successors unless they are prefetched (`prefetch_related("rotated_to")`)."""
+        if self.revoked:
+            return "revoked"
+        if self.has_expired:
+            return "expired"
+        if self.rotated_to.exists():
+            return "in grace"
+        if self.expiry_date is not None and self.expiry_date <= timezone.now() + EXPIRING_SOON:
+            return "expiring soon"
+        return "active"
+
     @sensitive_variables()
     def is_valid(self, key: str) -> bool:
         """Whether `key` is this key (revocation and expiry are not looked at)."""
@@ -256,13 +295,24 @@ class AbstractAPIKey(models.Model):
     fields_not_copied_on_rotation: tuple[str, ...] = ("lookup_id", "hashed_key", "created")
     fields_not_copied_on_rotation += ("revoked", "expiry_date", "last_used_at", "rotated_from")
 
+    def _issued_lifetime(self) -> timedelta | None:
+        """How long the key was issued for (None: for ever). A rotation brings a key's expiry
+        forward, so a key rotated before has the lifetime of the key first issued to replace it."""
+        keys: models.Manager[Any] = type(self)._base_manager  # as in _validate_irreversible
+        issued = self
+        while first := keys.filter(rotated_from=issued).order_by("created", "pk").first():
+            issued = first
+        if issued.expiry_date is None:
+            return None
+        return issued.expiry_date - issued.created
+
     def rotate(self, grace: timedelta) -> tuple["AbstractAPIKey", str]:
         """Issue a key that replaces this one, which stops working `grace` from now (or sooner,
         if it already expires sooner). Return (new object, key), and show the key once.
 
         The new key keeps every other field (name, scopes, rate, a custom model's owner) and,
-        for a key that expires, its lifetime from now. A revoked or expired key cannot be
-        rotated, nor one whose successor is still in use (rotate the successor instead).
+        for a key that expires, the lifetime it was issued with, from now. A revoked or expired
+        key cannot be rotated, nor one whose successor is still in use (rotate the successor).
         """
         if grace < timedelta(0):
             raise ValueError("The grace period cannot be negative.")
@@ -286,9 +336,15 @@ class AbstractAPIKey(models.Model):
                 for field in model._meta.concrete_fields
                 if not field.primary_key and field.name not in self.fields_not_copied_on_rotation
             }
-            if current.expiry_date is not None:
-                fields["expiry_date"] = now + (current.expiry_date - current.created)
-            new_key, key = model.objects.create_key(**fields, rotated_from=current)
+            if (lifetime := current._issued_lifetime()) is not None:
+                fields["expiry_date"] = now + lifetime
+            try:
+                new_key, key = model.objects.create_key(**fields, rotated_from=current)
+            except ValidationError as error:  # a row saved before today's rules (a name, scopes)
+                raise ValueError(
+                    f"This API key cannot be rotated as it is stored: {' '.join(error.messages)} "
+                    "Correct it on its admin page, then rotate it."
+                ) from None
             ends = now + grace
             if current.expiry_date is not None and current.expiry_date <= ends:
                 self.expiry_date = current.expiry_date

@@ -1,5 +1,6 @@
 """What every key command shares: the key model it works on (--model), finding a key by its
-lookup id, and one sentence, instead of a traceback, when the database cannot do the job."""
+lookup id, one sentence, instead of a traceback, when the database cannot do the job, and text
+from the database made safe to print (`printable`)."""
 
 import argparse
 import re
@@ -35,6 +36,15 @@ def get_key_model(label: str) -> type[AbstractAPIKey]:
             "AbstractAPIKey)."
         )
     return model
+
+
+def printable(text: object) -> str:
+    """`text` safe for a terminal: each non-printable character (an ESC or CR an older row may
+    hold in its name) escaped as repr() writes it, e.g. \\x1b; printable text is left as it is."""
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in str(text)
+    )
 
 
 def first_line(error: BaseException) -> str:

@@ -20,6 +20,8 @@ from .manage_py import assert_one_sentence, copy_database, manage_py, migrate_sq
 
 pytestmark = pytest.mark.django_db
 CUSTOM_MODEL = OrganizationAPIKey._meta.label
+# An escape sequence that clears a terminal, a carriage return, and a line that looks real.
+TERMINAL_TRICK = 'billing\x1b[2J\rRevoked API key "billing" (abcd1234).'
 
 
 def run(*args):
@@ -96,6 +98,37 @@ def test_createapikey_refuses_a_bad_name(name):
         run("createapikey", "--name", name)
 
 
+def test_createapikey_refuses_a_name_with_control_characters():
+    with pytest.raises(CommandError) as raised:
+        run("createapikey", "--name", TERMINAL_TRICK)
+    assert str(raised.value) == (
+        "--name: Use printable text only: '\\x1b' is not a printable character."
+    )
+    assert not APIKey.objects.exists()
+
+
+def test_names_and_scopes_stored_before_the_rule_are_printed_escaped():
+    api_key, _ = APIKey.objects.create_key(name="billing")
+    # Older rows, or rows written with update(), may hold anything.
+    APIKey.objects.filter(pk=api_key.pk).update(name=TERMINAL_TRICK, scopes=["red\x1b[31m"])
+    escaped = 'billing\\x1b[2J\\rRevoked API key "billing" (abcd1234).'
+    table, _ = run("listapikeys")
+    listed_json, _ = run("listapikeys", "--json")
+    with pytest.raises(CommandError) as rotation:
+        run("rotateapikey", api_key.lookup_id)
+    revoked, _ = run("revokeapikey", api_key.lookup_id)
+    again, _ = run("revokeapikey", api_key.lookup_id)
+    outputs = [table, listed_json, str(rotation.value), revoked, again]
+    for output in outputs:
+        assert "\x1b" not in output
+        assert "\r" not in output
+    assert escaped in table
+    assert "red\\x1b[31m" in table
+    assert json.loads(listed_json)[0]["name"] == TERMINAL_TRICK  # JSON escapes it
+    assert revoked == f'Revoked API key "{escaped}" ({api_key.lookup_id}).\n'
+    assert "This API key cannot be rotated as it is stored" in str(rotation.value)
+
+
 def test_createapikey_requires_a_name():
     with pytest.raises(CommandError, match="--name"):
         run("createapikey")
@@ -118,6 +151,20 @@ def test_listapikeys_shows_state_but_never_secrets():
         assert active_key not in output
         assert revoked_key not in output
         assert "sha256$" not in output
+
+
+def test_listapikeys_shows_each_key_s_status_in_words():
+    now = timezone.now()
+    APIKey.objects.create_key(name="active")
+    APIKey.objects.create_key(name="soon", expiry_date=now + timedelta(days=3))
+    rotated, _ = APIKey.objects.create_key(name="rotated")
+    rotated.rotate(grace=timedelta(days=1))
+    rows = {row["lookup_id"]: row["status"] for row in json.loads(run("listapikeys", "--json")[0])}
+    expected = {api_key.lookup_id: api_key.status for api_key in APIKey.objects.all()}
+    assert rows == expected
+    assert sorted(rows.values()) == ["active", "active", "expiring soon", "in grace"]
+    table, _ = run("listapikeys")
+    assert re.search(rf"^{rotated.lookup_id}  rotated +in grace  ", table, re.M), table
 
 
 def test_listapikeys_with_no_keys_says_how_to_make_one():
@@ -193,6 +240,30 @@ def test_rotateapikey_prints_the_new_key_alone_and_lets_the_old_one_expire():
     assert new.lookup_id in stderr
     assert old.expiry_date.isoformat() in stderr
     assert new_key not in stderr
+
+
+def test_rotateapikey_says_when_the_new_key_expires():
+    stdout, _ = run("createapikey", "--name", "quarterly", "--expires", "90d")
+    old = APIKey.objects.get_from_key(stdout.strip())
+    stdout, stderr = run("rotateapikey", old.lookup_id)
+    new = APIKey.objects.get_from_key(stdout.strip())
+    expires = new.expiry_date.isoformat()
+    assert f"the new key has lookup id {new.lookup_id} and expires {expires}" in stderr
+    forever, _ = APIKey.objects.create_key(name="forever")
+    stdout, stderr = run("rotateapikey", forever.lookup_id)
+    new = APIKey.objects.get_from_key(stdout.strip())
+    assert f"the new key has lookup id {new.lookup_id} and does not expire" in stderr
+
+
+def test_rotating_again_after_revoking_the_successor_keeps_the_key_s_90_days():
+    created, _ = run("createapikey", "--name", "ci", "--expires", "90d")
+    old = APIKey.objects.get_from_key(created.strip())
+    first, _ = run("rotateapikey", old.lookup_id, "--grace", "1h")
+    run("revokeapikey", APIKey.objects.get_from_key(first.strip()).lookup_id)
+    stdout, stderr = run("rotateapikey", old.lookup_id, "--grace", "0m")
+    second = APIKey.objects.get_from_key(stdout.strip())
+    assert abs(second.expiry_date - (timezone.now() + timedelta(days=90))) < timedelta(minutes=1)
+    assert f"expires {second.expiry_date.isoformat()}" in stderr
 
 
 def test_rotateapikey_gives_24_hours_of_grace_by_default():
@@ -321,10 +392,11 @@ def test_listapikeys_shows_a_custom_model_s_keys_and_their_owner(organization):
     header, line = table.splitlines()
     assert header.split()[-1] == "organization"
     assert line.startswith(api_key.lookup_id)
-    assert line.split()[-1] == str(organization.pk)
+    assert line.endswith(f"  Acme ({organization.pk})")  # the owner's str() and id
     assert "plain" not in table
     (row,) = json.loads(run("listapikeys", "--model", CUSTOM_MODEL, "--json")[0])
-    assert row["organization"] == str(organization.pk)
+    assert row["organization_id"] == str(organization.pk)  # as --field organization=ID takes it
+    assert row["organization"] == "Acme"
     assert key not in table + json.dumps(row)
 
 

@@ -262,3 +262,15 @@ def test_a_row_without_a_name_stops_the_import_with_the_row_number(legacy_table,
         "name, saying who or what uses it. Nothing was imported."
     )
     assert not APIKey.objects.exists()
+
+
+def test_a_name_with_control_characters_stops_the_import_with_the_row_number(legacy_table):
+    insert_legacy_key("first", created=timezone.now() - timedelta(days=900))
+    prefix, _ = insert_legacy_key("billing\x1b[2J\rRevoked.")
+    with pytest.raises(CommandError) as raised:
+        run()
+    assert str(raised.value) == (
+        f"Row 2 of {legacy_table} (prefix {prefix!r}) cannot be imported: name: Use printable "
+        "text only: '\\x1b' is not a printable character. Nothing was imported."
+    )
+    assert not APIKey.objects.exists()

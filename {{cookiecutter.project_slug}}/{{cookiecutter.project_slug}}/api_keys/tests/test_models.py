@@ -54,6 +54,65 @@ def test_a_key_cannot_be_renamed_to_nothing():
     assert APIKey.objects.get(pk=api_key.pk).name == "billing"
 
 
+NOT_PRINTABLE = "Use printable text only: '\\x1b' is not a printable character."
+# An escape sequence that clears a terminal, a carriage return, and a line that looks real.
+TERMINAL_TRICK = 'billing\x1b[2J\rRevoked API key "billing" (abcd1234).'
+
+
+def test_a_name_with_control_characters_is_refused_however_the_key_is_saved():
+    with pytest.raises(ValidationError) as raised:
+        APIKey.objects.create_key(name=TERMINAL_TRICK)
+    assert raised.value.message_dict == {"name": [NOT_PRINTABLE]}
+    with pytest.raises(ValidationError) as raised:
+        APIKey(name=TERMINAL_TRICK, lookup_id="Abcd1234", hashed_key="sha256$0").full_clean()
+    assert raised.value.message_dict == {"name": [NOT_PRINTABLE]}
+    api_key, _ = APIKey.objects.create_key(name="billing")
+    for name in ("line\nbreak", "tab\there", "right-to-left\u202eoverride", "no\xa0break"):
+        api_key.name = name
+        for update_fields in (None, ["name"]):
+            with pytest.raises(ValidationError, match="Use printable text only"):
+                api_key.save(update_fields=update_fields)
+    assert APIKey.objects.get(pk=api_key.pk).name == "billing"
+    assert APIKey.objects.count() == 1
+
+
+def test_printable_names_in_any_script_are_kept():
+    for name in ("Zürich façade ✓", "東京 billing", "a \\x1b b"):
+        api_key, _ = APIKey.objects.create_key(name=name)
+        api_key.full_clean()
+        assert APIKey.objects.get(pk=api_key.pk).name == name
+
+
+def test_a_key_saved_with_a_control_character_before_the_rule_can_still_be_revoked():
+    api_key, key = APIKey.objects.create_key(name="billing")
+    APIKey.objects.filter(pk=api_key.pk).update(name=TERMINAL_TRICK)  # an older row
+    api_key.refresh_from_db()
+    api_key.revoke()
+    assert not APIKey.objects.is_valid(key)
+
+
+def test_a_key_s_status_says_in_one_word_whether_and_how_it_works():
+    now = timezone.now()
+    APIKey.objects.create_key(name="active")
+    APIKey.objects.create_key(name="later", expiry_date=now + timedelta(days=8))
+    APIKey.objects.create_key(name="soon", expiry_date=now + timedelta(days=6))
+    APIKey.objects.create_key(name="expired", expiry_date=now)
+    revoked, _ = APIKey.objects.create_key(name="revoked", expiry_date=now)
+    revoked.revoke()
+    rotated, _ = APIKey.objects.create_key(name="rotated")
+    successor, _ = rotated.rotate(grace=timedelta(hours=1))
+    statuses = {api_key.name: api_key.status for api_key in APIKey.objects.all()}
+    assert statuses == {
+        "active": "active",
+        "later": "active",
+        "soon": "expiring soon",
+        "expired": "expired",
+        "revoked": "revoked",
+        "rotated": "in grace",  # not "expiring soon": it is being replaced
+    }
+    assert successor.status == "active"
+
+
 def test_is_valid_and_get_from_key():
     api_key, key = APIKey.objects.create_key(name="billing")
     assert APIKey.objects.is_valid(key)

@@ -177,3 +177,39 @@ def test_a_stale_change_cannot_undo_a_rotation_s_expiry():
     assert old.expiry_date is not None
     stale.expiry_date = old.expiry_date - timedelta(minutes=30)  # sooner is allowed
     stale.save()
+
+
+def test_rotating_again_after_the_successor_was_revoked_keeps_the_original_lifetime():
+    """createapikey --expires 90d; rotateapikey --grace 1h; revokeapikey <successor>;
+    rotateapikey --grace 0m: the first rotation brought the old key's expiry forward to the end
+    of its grace, which must not become the next key's lifetime."""
+    old, _ = APIKey.objects.create_key(name="ci", expiry_date=timezone.now() + timedelta(days=90))
+    first, _ = old.rotate(grace=timedelta(hours=1))
+    first.revoke()
+    old.refresh_from_db()
+    second, _ = old.rotate(grace=timedelta(0))
+    ends = APIKey.objects.get(pk=second.pk).expiry_date
+    assert abs(ends - (timezone.now() + timedelta(days=90))) < timedelta(minutes=1)
+
+
+def test_rotating_again_a_key_that_never_expired_gives_a_key_that_never_expires():
+    old, _ = APIKey.objects.create_key(name="forever")
+    first, _ = old.rotate(grace=timedelta(hours=1))
+    first.revoke()
+    second, _ = old.rotate(grace=timedelta(hours=1))
+    assert APIKey.objects.get(pk=second.pk).expiry_date is None
+
+
+def test_a_key_stored_before_today_s_name_rule_is_refused_with_a_sentence():
+    old, key = APIKey.objects.create_key(name="billing")
+    APIKey.objects.filter(pk=old.pk).update(name="billing\x1b[2J")
+    old.refresh_from_db()
+    with pytest.raises(ValueError) as raised:
+        old.rotate(grace=timedelta(hours=1))
+    assert str(raised.value) == (
+        "This API key cannot be rotated as it is stored: Use printable text only: '\\x1b' is "
+        "not a printable character. Correct it on its admin page, then rotate it."
+    )
+    assert APIKey.objects.count() == 1
+    assert APIKey.objects.get(pk=old.pk).expiry_date is None
+    assert APIKey.objects.is_valid(key)

@@ -108,7 +108,9 @@ class EchoView(APIView):
 
 @override_settings(ROOT_URLCONF=(path("echo/<str:word>/", EchoView.as_view()),))
 def test_a_path_or_a_key_name_cannot_break_the_log_line(api_client, usage_records):
-    _, key = APIKey.objects.create_key(name='evil"\nname')
+    api_key, key = APIKey.objects.create_key(name="evil")
+    # A name is printable text now; a row saved before that rule may still hold a line break.
+    APIKey.objects.filter(pk=api_key.pk).update(name='evil"\nname')
     api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
     assert api_client.get("/echo/a%0Afake%20line/").status_code == 200
     [record] = usage_records()

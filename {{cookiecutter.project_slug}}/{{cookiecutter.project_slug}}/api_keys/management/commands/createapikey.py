@@ -6,8 +6,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 from django.db import models
 
+from ...models import validate_printable
 from ...scopes import SCOPE_RULE, normalize_scopes
-from ..base import KeyCommand
+from ..base import KeyCommand, printable
 from ..durations import parse_expiry
 
 # Fields that have options of their own, or that no new key may set.
@@ -70,6 +71,10 @@ class Command(KeyCommand):
         if not name or len(name) > max_length:
             raise CommandError(f"--name must be 1 to {max_length} characters long.")
         try:
+            validate_printable(name)
+        except ValidationError as error:
+            raise CommandError(f"--name: {' '.join(error.messages)}") from None
+        try:
             scopes = normalize_scopes(scopes)
         except ValueError as error:
             raise CommandError(f"--scope: {error}") from None
@@ -82,8 +87,8 @@ class Command(KeyCommand):
         ends = api_key.expiry_date
         expiry = f"expires {ends.isoformat()}" if ends else "does not expire"
         self.stderr.write(
-            f'Created API key "{api_key.name}" (lookup id {api_key.lookup_id}, '
-            f"scopes: {' '.join(scopes) or 'none'}, {expiry}). "
+            f'Created API key "{printable(api_key.name)}" (lookup id {api_key.lookup_id}, '
+            f"scopes: {printable(' '.join(scopes)) or 'none'}, {expiry}). "
             "Store it now: it cannot be shown again."
         )
         self.stdout.write(key)

@@ -5,7 +5,7 @@ from typing import Any
 from django.db import models
 
 from ...models import AbstractAPIKey, APIKey
-from ..base import KeyCommand
+from ..base import KeyCommand, printable
 
 COLUMNS = ("lookup_id", "name", "status", "scopes", "created", "expires", "last_used")
 
@@ -22,26 +22,36 @@ def extra_fields(model: type[AbstractAPIKey]) -> list["models.Field[Any, Any]"]:
 
 def describe(api_key: AbstractAPIKey) -> dict[str, Any]:
     """What may be shown about a key: never its secret or hash."""
-    if api_key.revoked:
-        status = "revoked"
-    elif api_key.has_expired:
-        status = "expired"
-    else:
-        status = "active"
     row = {
         "lookup_id": api_key.lookup_id,
         "name": api_key.name,
-        "status": status,
+        "status": api_key.status,
         "created": api_key.created.isoformat(),
         "expires": api_key.expiry_date.isoformat() if api_key.expiry_date else None,
         "scopes": list(api_key.scopes),
         "last_used": api_key.last_used_at.isoformat() if api_key.last_used_at else None,
     }
-    # A custom model's own fields, by name; an owner shows as its id.
+    # A custom model's own fields, by name; an owner as its str(), and its id by attname
+    # (organization_id), as `createapikey --field organization=ID` takes it.
     for field in extra_fields(type(api_key)):
         value = field.value_from_object(api_key)
-        row[field.name] = None if value is None else field.value_to_string(api_key)
+        text = None if value is None else field.value_to_string(api_key)
+        if field.is_relation:
+            row[field.attname] = text
+            text = None if value is None else str(getattr(api_key, field.name))
+        row[field.name] = text
     return row
+
+
+def table_cell(row: dict[str, Any], column: str, owners: dict[str, str]) -> str:
+    """A row's value as the table shows it (an owner as "Acme (3)"), escaped for a terminal.
+    `owners`: the name and attname of each relation, e.g. {"organization": "organization_id"}."""
+    value = row[column]
+    if isinstance(value, list):
+        value = ",".join(value)
+    elif column in owners and value is not None:
+        value = f"{value} ({row[owners[column]]})"
+    return printable(value or "-")
 
 
 class Command(KeyCommand):
@@ -52,7 +62,15 @@ class Command(KeyCommand):
         parser.add_argument("--json", action="store_true", help="print a JSON array")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        rows = [describe(api_key) for api_key in self.model._base_manager.order_by("-created")]
+        extra = extra_fields(self.model)
+        owners = {field.name: field.attname for field in extra if field.is_relation}
+        # Through Manager[Any]: django-stubs' plugin fails on lookups of an abstract model.
+        manager: models.Manager[Any] = self.model._base_manager
+        # Owners and successors (for the status "in grace") in one query each.
+        keys = manager.order_by("-created").prefetch_related("rotated_to")
+        if owners:  # select_related() with no field would fetch every relation
+            keys = keys.select_related(*owners)
+        rows = [describe(api_key) for api_key in keys]
         if options["json"]:
             self.stdout.write(json.dumps(rows, indent=2))
             return
@@ -60,9 +78,10 @@ class Command(KeyCommand):
             model = "" if self.model is APIKey else f" --model {self.model._meta.label}"
             self.stdout.write(f"No API keys yet; create one with createapikey{model} --name NAME.")
             return
-        columns = COLUMNS + tuple(field.name for field in extra_fields(self.model))
-        shown = [{**row, "scopes": ",".join(row["scopes"])} for row in rows]
-        table = [columns] + [tuple(str(row[column] or "-") for column in columns) for row in shown]
+        columns = COLUMNS + tuple(field.name for field in extra)
+        table = [columns] + [
+            tuple(table_cell(row, column, owners) for column in columns) for row in rows
+        ]
         widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
         for line in table:
             cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))

@@ -1,7 +1,7 @@
 import argparse
 from typing import Any
 
-from ..base import KeyCommand
+from ..base import KeyCommand, printable
 
 
 class Command(KeyCommand):
@@ -13,8 +13,9 @@ class Command(KeyCommand):
 
     def handle(self, *args: Any, lookup_id: str, **options: Any) -> None:
         api_key = self.get_key(lookup_id)
+        name = printable(api_key.name)
         if api_key.revoked:
-            self.stdout.write(f'API key "{api_key.name}" ({lookup_id}) was already revoked.')
+            self.stdout.write(f'API key "{name}" ({api_key.lookup_id}) was already revoked.')
             return
         api_key.revoke()
-        self.stdout.write(f'Revoked API key "{api_key.name}" ({lookup_id}).')
+        self.stdout.write(f'Revoked API key "{name}" ({api_key.lookup_id}).')
