@@ -1,20 +1,24 @@
-"""The admin's key pages in a real browser: a key added there is shown once, works over HTTP
-until it is revoked there, and reloading the page that showed it does not show it again.
+"""The admin's key pages in a real browser: a key added there is shown once, its Copy button
+puts it on the clipboard, it works over HTTP until it is revoked there, and reloading the page
+that showed it does not show it again.
 
-Playwright drives a headless Chromium: TEMPLATE_TEST_CHROMIUM, or `chromium` on PATH (Debian's
-package). Without one these tests are skipped; under CI they fail. Screenshots of the page that
-shows a new key and of the key list go to build/test-artifacts/.
+The pages come from runserver (local settings, which send no Content-Security-Policy), with
+production's policy added to each page as it arrives, so that a script the policy would block
+is blocked here too, and reported. Playwright drives a headless Chromium: TEMPLATE_TEST_CHROMIUM,
+or `chromium` on PATH (Debian's package). Without one these tests are skipped; under CI they
+fail. Screenshots of the page that shows a new key and of the key list go to
+build/test-artifacts/.
 """
 
 import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
 
 from tests.baking import BakedProject, assert_succeeded, unavailable
 from tests.servers import get
@@ -31,6 +35,22 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 15_000  # for each browser action and each expectation
 ADMIN_USERNAME = "browser-admin"
 KEYS_URL = "/admin/api_keys/apikey/"
+
+
+# Production's Content-Security-Policy header, printed by the project under its settings.
+PRINT_POLICY = """
+import django
+django.setup()
+from django.test import Client
+print("policy:", Client().get("/healthz/")["Content-Security-Policy"])
+"""
+# Whether an inline script runs: under the policy it must not (and the browser reports it).
+INLINE_SCRIPT_RUNS = """() => {
+    const script = document.createElement("script");
+    script.textContent = "window.inlineScriptRan = true";
+    document.body.append(script);
+    return window.inlineScriptRan === true;
+}"""
 
 
 def find_chromium() -> str | None:
@@ -71,12 +91,63 @@ def admin_password(default_project: BakedProject) -> str:
     return password
 
 
+@pytest.fixture(scope="module")
+def production_policy(default_project: BakedProject) -> str:
+    """The Content-Security-Policy header production sends (Django 6's middleware, or the
+    project's own on Django 5.2)."""
+    result = default_project.run_python(
+        "-c",
+        PRINT_POLICY,
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="testserver",
+    )
+    assert_succeeded(result)
+    [policy] = [line for line in result.stdout.splitlines() if line.startswith("policy: ")]
+    return policy.removeprefix("policy: ")
+
+
+def under_policy(policy: str) -> Callable[[Route], None]:
+    """A route handler that adds `policy` to every page (not to scripts or styles)."""
+
+    def handle(route: Route) -> None:
+        if route.request.resource_type != "document":
+            route.continue_()
+            return
+        response = route.fetch(max_redirects=0)
+        headers = {**response.headers, "content-security-policy": policy}
+        route.fulfill(response=response, headers=headers)
+
+    return handle
+
+
 @pytest.fixture
-def admin_page(browser: Browser, server: str, admin_password: str) -> Iterator[Page]:
-    """A page of a fresh browser context, logged into the admin."""
+def csp_violations() -> list[str]:
+    """What the browser refused under the Content-Security-Policy on admin_page, as reported."""
+    return []
+
+
+@pytest.fixture
+def admin_page(
+    browser: Browser,
+    server: str,
+    admin_password: str,
+    production_policy: str,
+    csp_violations: list[str],
+) -> Iterator[Page]:
+    """A page of a fresh browser context, logged into the admin: production's policy on every
+    page, and the clipboard open to the page's scripts."""
     context = browser.new_context(base_url=server, viewport={"width": 1600, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    context.route("**/*", under_policy(production_policy))
     page = context.new_page()
+
+    def record_violation(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            csp_violations.append(message.text)
+
+    page.on("console", record_violation)
     try:
         page.goto("/admin/")
         page.fill("#id_username", ADMIN_USERNAME)
@@ -105,7 +176,11 @@ def whoami(server: str, key: str) -> tuple[int, bytes]:
 
 
 def test_key_added_in_the_admin_works_until_revoked_there(
-    admin_page: Page, server: str, default_project: BakedProject, artifacts: Path
+    admin_page: Page,
+    server: str,
+    default_project: BakedProject,
+    artifacts: Path,
+    csp_violations: list[str],
 ) -> None:
     page = admin_page
     key = add_key(page, "browser client", scopes="keys:read")
@@ -121,16 +196,17 @@ def test_key_added_in_the_admin_works_until_revoked_there(
     page.click("input[name=_save]")
     expect(page).to_have_url(f"{server}{KEYS_URL}")
     row = page.locator("#result_list tbody tr", has_text="browser client")
-    expect(row.locator("td.field-revoked img")).to_have_attribute("alt", "True")
+    expect(row.locator("td.field-_status")).to_have_text("revoked")  # words, not a tick
     page.screenshot(path=artifacts / "admin-key-list.png", full_page=True)
 
     status, body = whoami(server, key)
     assert status == 401, body
     assert json.loads(body)["error"]["code"] == "invalid_api_key"
+    assert csp_violations == []
 
 
 def test_reloading_the_page_that_showed_a_key_does_not_show_it_again(
-    admin_page: Page, server: str
+    admin_page: Page, server: str, csp_violations: list[str]
 ) -> None:
     page = admin_page
     key = add_key(page, "reload check")
@@ -148,3 +224,25 @@ def test_reloading_the_page_that_showed_a_key_does_not_show_it_again(
     # The reload did not post the form again: there is one key of that name, not two.
     page.goto(f"{KEYS_URL}?q=reload+check")
     expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    assert csp_violations == []  # forget-form-post.js ran under the policy
+
+
+def test_the_copy_button_puts_the_key_on_the_clipboard_under_the_policy(
+    admin_page: Page, csp_violations: list[str]
+) -> None:
+    page = admin_page
+    key = add_key(page, "copy check")
+    page.get_by_role("button", name="Copy").click()
+    expect(page.locator("#copy-api-key-status")).to_have_text("Copied")
+    assert page.evaluate("() => navigator.clipboard.readText()") == key
+
+    # Where the browser refuses the clipboard, the key is selected for Ctrl+C instead.
+    page.evaluate("() => { navigator.clipboard.writeText = () => Promise.reject(new Error()); }")
+    page.get_by_role("button", name="Copy").click()
+    expect(page.locator("#copy-api-key-status")).to_contain_text("Selected")
+    assert page.evaluate("() => window.getSelection().toString()").strip() == key
+
+    assert csp_violations == []
+    # The policy was in force, and what it refuses is reported: an inline script, for one.
+    with page.expect_console_message(lambda message: "Content Security Policy" in message.text):
+        assert page.evaluate(INLINE_SCRIPT_RUNS) is False

@@ -1,15 +1,15 @@
 """Admin pages to create keys (the key is shown once, on the page that answers the form), view
 them, rotate them (the new key is shown the same way) and revoke them."""
 
-from datetime import timedelta
 from typing import Any, ClassVar
 
 import django
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
 from .forms import APIKeyAdminForm, RotateForm
-from .models import AbstractAPIKey, APIKey
+from .models import EXPIRING_SOON, AbstractAPIKey, APIKey
 from .permissions import key_header
 
 
@@ -28,17 +28,38 @@ def _url_name(opts: Any, action: str) -> str:
     return f"admin:{opts.app_label}_{opts.model_name}_{action}"
 
 
+# A key's fields that no query string may filter on: ?hashed_key__startswith=... would let
+# anyone who may view the list read a hash back, a character at a time.
+SECRET_FIELDS = ("hashed_key",)
+
+
+def reaches_a_secret(model: type[Any], lookup: str) -> bool:
+    """Whether `lookup` (e.g. "rotated_from__hashed_key__startswith") filters on a SECRET_FIELD
+    of a key model: this one's, or one reached through a relation."""
+    for part in lookup.split(LOOKUP_SEP):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False  # a transform or lookup, such as startswith: no further field
+        if issubclass(model, AbstractAPIKey) and field.name in SECRET_FIELDS:
+            return True
+        if field.related_model is None:
+            return False
+        model = field.related_model
+    return False
+
+
 class ExpiryListFilter(admin.SimpleListFilter):
     """Keys by when they stop working: the question an operator has, rather than a date."""
 
     title = "expiry"
     parameter_name = "expiry"
-    soon = timedelta(days=7)
+    soon = EXPIRING_SOON
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [
             ("expired", "expired"),
-            ("soon", "within 7 days"),
+            ("soon", f"within {self.soon.days} days"),
             ("later", "later"),
             ("never", "never"),
         ]
@@ -68,8 +89,7 @@ class APIKeyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # no [] at 
         "created",
         "expiry_date",
         "last_used_at",
-        "revoked",
-        "_has_expired",
+        "_status",
     )
     list_filter = ("revoked", "created", ExpiryListFilter)
     search_fields: ClassVar[tuple[str, ...]] = ("name", "lookup_id")
@@ -81,9 +101,19 @@ class APIKeyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # no [] at 
     revoke_confirmation_template = "api_keys/admin/revoke_selected_confirmation.html"
     change_form_template = "api_keys/admin/change_form.html"
 
-    @admin.display(description="expired", boolean=True)
-    def _has_expired(self, obj: AbstractAPIKey) -> bool:
-        return obj.has_expired
+    @admin.display(description="status")
+    def _status(self, obj: AbstractAPIKey) -> str:
+        return obj.status  # in words: a tick in a "revoked" column would read as "good"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # Each key's successors, for its status, in one query for the whole page.
+        return super().get_queryset(request).prefetch_related("rotated_to")
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        """Refuse filters on a key's hash: Django answers 400 (DisallowedModelAdminLookup)."""
+        if reaches_a_secret(self.model, lookup):
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     @admin.display(description="scopes")
     def _scopes(self, obj: AbstractAPIKey) -> str:

@@ -1,13 +1,16 @@
 """The admin flow: create a key and see it once, view keys, revoke for good."""
 
+import json
 import re
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -67,6 +70,18 @@ def test_created_key_goes_into_no_cookie_and_no_message(admin_client):
     assert list(response.context["messages"]) == []
 
 
+def test_the_key_page_has_a_copy_button_scripted_by_a_file_of_the_site(admin_client):
+    """Production's Content-Security-Policy allows scripts from the site's own files only
+    (tests/test_admin_browser.py clicks the button in a browser, under that policy)."""
+    response, _, key = create_in_admin(admin_client)
+    page = response.content.decode()
+    assert '<button type="button" id="copy-api-key" class="button" hidden>Copy</button>' in page
+    assert re.search(r'<script src="[^"]*api_keys/copy-key(\.[0-9a-f]+)?\.js" defer>', page)
+    assert re.findall(r"<script(?![^>]* src=)[^>]*>", page) == []  # no inline script
+    assert not re.search(r"\son[a-z]+=", page)  # no inline event handler
+    assert key not in re.sub(r'<code id="api-key">[^<]*</code>', "", page)  # shown once
+
+
 def test_the_key_page_answers_the_post_and_forgets_it_on_reload(admin_client):
     response, api_key, _ = create_in_admin(admin_client)
     page = response.content.decode()
@@ -80,6 +95,17 @@ def test_a_key_without_a_name_is_refused_with_a_message(admin_client, name):
     response = admin_client.post(ADD_URL, {"name": name, "expiry_date_0": "", "expiry_date_1": ""})
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == {"name": ["This field is required."]}
+    assert "key" not in response.context
+    assert not APIKey.objects.exists()
+
+
+def test_a_name_with_control_characters_is_refused_with_a_message(admin_client):
+    name = "partner\x1b[2J\rRevoked."
+    response = admin_client.post(ADD_URL, {"name": name, "expiry_date_0": "", "expiry_date_1": ""})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "name": ["Use printable text only: '\\x1b' is not a printable character."]
+    }
     assert "key" not in response.context
     assert not APIKey.objects.exists()
 
@@ -152,6 +178,49 @@ def listed(admin_client, **params):
 
 
 @pytest.fixture
+def viewer_client(client):
+    """A staff member who may only view keys."""
+    user = get_user_model().objects.create_user("viewer", password="pw-for-tests", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename="view_apikey"))
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        "hashed_key__startswith",
+        "hashed_key__regex",
+        "hashed_key__gt",
+        "hashed_key",
+        "rotated_from__hashed_key__startswith",
+        "rotated_to__hashed_key__startswith",
+    ],
+)
+def test_the_list_refuses_to_filter_on_a_stored_hash(viewer_client, caplog, lookup):
+    """?hashed_key__startswith= would read a hash back, a character at a time, in about 1,000
+    requests by anyone who may view the list."""
+    old, _ = APIKey.objects.create_key(name="partner")
+    new, _ = old.rotate(grace=timedelta(hours=1))
+    prefix = old.hashed_key[:12] if lookup.startswith("rotated_from") else new.hashed_key[:12]
+    response = viewer_client.get(LIST_URL, {lookup: prefix})
+    assert response.status_code == 400  # Django's answer to a disallowed admin lookup
+    assert [record.name for record in caplog.records] == [
+        "django.security.DisallowedModelAdminLookup"
+    ]
+    assert viewer_client.get(LIST_URL, {"lookup_id": new.lookup_id}).status_code == 200
+
+
+def test_the_list_s_search_and_ordering_do_not_reach_the_hash(viewer_client):
+    api_key, _ = APIKey.objects.create_key(name="partner")
+    assert listed(viewer_client, q=api_key.hashed_key[:12]) == set()
+    for column in range(len(APIKeyModelAdmin.list_display) + 2):
+        page = viewer_client.get(LIST_URL, {"o": str(column)}).content.decode()
+        assert api_key.hashed_key not in page
+        assert "hashed_key" not in page
+
+
+@pytest.fixture
 def staff_client(client):
     """A staff member who may view and change keys, but not add them."""
     user = get_user_model().objects.create_user("staff", password="pw-for-tests", is_staff=True)
@@ -169,9 +238,53 @@ def test_list_shows_scopes_last_use_and_state(admin_client):
     page = response.content.decode()
     for column in ("name", "lookup_id", "_scopes", "created", "expiry_date", "last_used_at"):
         assert f"column-{column}" in page
-    for column in ("revoked", "_has_expired"):
-        assert f"column-{column}" in page
+    assert "column-_status" in page
     assert "orders:read orders:write" in page
+
+
+def status_cells(page: str) -> dict[str, str]:
+    """The status column of a change list page, by the key's lookup id."""
+    rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
+    cells = {}
+    for row in rows:
+        lookup_id = re.search(r'<td class="field-lookup_id">([^<]*)</td>', row)
+        status = re.search(r'<td class="field-_status">(.*?)</td>', row, re.S)
+        if lookup_id and status:
+            cells[lookup_id[1]] = status[1]
+    return cells
+
+
+def test_the_list_shows_one_status_in_words_the_same_as_listapikeys(admin_client):
+    now = timezone.now()
+    APIKey.objects.create_key(name="active")
+    APIKey.objects.create_key(name="soon", expiry_date=now + timedelta(days=3))
+    APIKey.objects.create_key(name="expired", expiry_date=now - timedelta(hours=1))
+    revoked, _ = APIKey.objects.create_key(name="revoked")
+    revoked.revoke()
+    rotated, _ = APIKey.objects.create_key(name="rotated")
+    rotated.rotate(grace=timedelta(days=1))
+    page = admin_client.get(LIST_URL).content.decode()
+    out = StringIO()
+    call_command("listapikeys", "--json", stdout=out)
+    listed = {row["lookup_id"]: row["status"] for row in json.loads(out.getvalue())}
+    assert status_cells(page) == listed
+    assert sorted(listed.values()) == [
+        "active", "active", "expired", "expiring soon", "in grace", "revoked"
+    ]  # fmt: skip
+    assert "icon-yes" not in page  # no tick, which would read as "good" for a revoked key
+    assert "icon-no" not in page
+
+
+def test_the_list_reads_each_key_s_successors_in_one_query(
+    admin_client, django_assert_max_num_queries
+):
+    for number in range(5):
+        api_key, _ = APIKey.objects.create_key(name=f"key {number}")
+        api_key.rotate(grace=timedelta(days=1))
+    admin_client.get(LIST_URL)  # the session and the user, once
+    with django_assert_max_num_queries(8):
+        page = admin_client.get(LIST_URL).content.decode()
+    assert list(status_cells(page).values()).count("in grace") == 5
 
 
 def test_list_searches_names_and_lookup_ids(admin_client):
@@ -310,6 +423,19 @@ def test_rotation_shows_the_new_key_once_on_the_key_created_page(admin_client, a
 
     for url in (change_url(new), change_url(old), LIST_URL, rotate_url(new)):
         assert key not in admin_client.get(url).content.decode()
+
+
+def test_the_key_page_says_when_the_new_key_expires(admin_client):
+    old, _ = APIKey.objects.create_key(
+        name="quarterly", expiry_date=timezone.now() + timedelta(days=90)
+    )
+    response, new, _ = rotate_in_admin(admin_client, old, grace="1h")
+    page = response.content.decode()
+    expires = new.expiry_date.astimezone(timezone.get_current_timezone())
+    assert f'It expires at <span id="api-key-expires">{expires:%Y-%m-%d %H:%M}' in page
+    assert abs(new.expiry_date - (timezone.now() + timedelta(days=90))) < timedelta(minutes=1)
+    forever, _ = APIKey.objects.create_key(name="forever")
+    assert "It does not expire." in rotate_in_admin(admin_client, forever)[0].content.decode()
 
 
 def test_rotated_key_goes_into_no_cookie_and_no_message(admin_client):
