@@ -51,10 +51,12 @@ def test_git_ignores_every_env_file_but_the_example(baked: BakedProject, tmp_pat
     assert ignored == {*ENV_FILES, "db.sqlite3"}
 
 
+SQLITE_BAKES = [bake for bake in BAKES if bake.database == "sqlite"]
+
+
+@pytest.mark.parametrize("baked", SQLITE_BAKES, indirect=True, ids=lambda bake: bake.id)
 def test_sqlite_database_is_private(baked: BakedProject) -> None:
     """Like .env, readable by its owner only: it holds the admin's sessions and password hashes."""
-    if baked.bake.database != "sqlite":
-        pytest.skip("the database is PostgreSQL's")
     database = baked.path / "db.sqlite3"
     assert database.stat().st_size > 0  # migrated by the hook
     assert oct(stat.S_IMODE(database.stat().st_mode)) == "0o600"
