@@ -4,6 +4,7 @@ from the database made safe to print (`printable`)."""
 
 import argparse
 import re
+from datetime import datetime
 from typing import Any
 
 from django.apps import apps
@@ -45,6 +46,11 @@ def printable(text: object) -> str:
         char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
         for char in str(text)
     )
+
+
+def expiry_text(ends: datetime | None) -> str:
+    """How the commands say when a key stops working."""
+    return f"expires {ends.isoformat()}" if ends else "does not expire"
 
 
 def first_line(error: BaseException) -> str:

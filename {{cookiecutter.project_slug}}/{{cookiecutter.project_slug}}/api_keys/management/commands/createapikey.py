@@ -8,7 +8,7 @@ from django.db import models
 
 from ...models import validate_printable
 from ...scopes import SCOPE_RULE, normalize_scopes
-from ..base import KeyCommand, printable
+from ..base import KeyCommand, expiry_text, printable
 from ..durations import parse_expiry
 
 # Fields that have options of their own, or that no new key may set.
@@ -84,8 +84,7 @@ class Command(KeyCommand):
             api_key, key = self.model.objects.create_key(**values)
         except ValidationError as error:
             raise CommandError(f"The key was not created: {' '.join(error.messages)}") from None
-        ends = api_key.expiry_date
-        expiry = f"expires {ends.isoformat()}" if ends else "does not expire"
+        expiry = expiry_text(api_key.expiry_date)
         self.stderr.write(
             f'Created API key "{printable(api_key.name)}" (lookup id {api_key.lookup_id}, '
             f"scopes: {printable(' '.join(scopes)) or 'none'}, {expiry}). "

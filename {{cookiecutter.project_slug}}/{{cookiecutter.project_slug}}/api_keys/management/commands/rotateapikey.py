@@ -4,7 +4,7 @@ from typing import Any, cast
 
 from django.core.management.base import CommandError
 
-from ..base import KeyCommand, printable
+from ..base import KeyCommand, expiry_text, printable
 from ..durations import parse_grace
 
 
@@ -33,7 +33,7 @@ class Command(KeyCommand):
         except ValueError as error:
             raise CommandError(str(error)) from None
         ends = cast(datetime, old.expiry_date)  # rotate() sets it
-        expiry = f"expires {new.expiry_date.isoformat()}" if new.expiry_date else "does not expire"
+        expiry = expiry_text(new.expiry_date)
         self.stderr.write(
             f'Rotated API key "{printable(new.name)}": the new key has lookup id '
             f"{new.lookup_id} and {expiry}; the old one ({old.lookup_id}) stops working at "
