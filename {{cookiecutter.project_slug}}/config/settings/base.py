@@ -104,8 +104,10 @@ CACHES = {
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 {%- endif %}
 
-# Variables that hold API keys stay hidden on error pages and reports, DEBUG or not.
-DEFAULT_EXCEPTION_REPORTER_FILTER = "{{ cookiecutter.project_slug }}.api.exceptions.ReportFilter"
+# Variables that hold API keys, the key's header and text that reads like a key stay hidden on
+# error pages and in error reports, DEBUG or not.
+DEFAULT_EXCEPTION_REPORTER = "{{ cookiecutter.project_slug }}.api.reports.Reporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "{{ cookiecutter.project_slug }}.api.reports.ReportFilter"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -192,5 +194,8 @@ LOGGING = {
         # Errors only: the usage log already has a line for every refused API request, and a
         # warning per 4xx would let a flood of bad keys double the log volume.
         "django.request": {"level": "ERROR"},
+        # A request naming a host not in ALLOWED_HOSTS (from a scanner, most often) answers 400
+        # and is logged here only: never mailed to ADMINS, nor sent to Sentry.
+        "django.security.DisallowedHost": {"handlers": ["stdout"], "propagate": False},
     },
 }

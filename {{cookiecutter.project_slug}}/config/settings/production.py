@@ -3,8 +3,10 @@
 import django
 from django.core.exceptions import ImproperlyConfigured
 
+from {{ cookiecutter.project_slug }}.api.error_tracking import init_error_tracking
+
 from .base import *  # noqa: F403
-from .base import MIDDLEWARE, env
+from .base import MIDDLEWARE, PROJECT_NAME, env
 
 # Required: the app refuses to start while one is unset or empty (ImproperlyConfigured names it).
 # base.py's defaults for DATABASE_URL and REDIS_URL, servers on this machine, are for development.
@@ -83,3 +85,50 @@ else:
         *MIDDLEWARE,
         "{{ cookiecutter.project_slug }}.api.middleware.ContentSecurityPolicyMiddleware",
     ]
+
+# Where errors go besides the log on standard output (docs/deploying.md#where-errors-go).
+# DJANGO_ADMINS: addresses Django mails each 500's report to, through the mail server at
+# EMAIL_URL, with the key's header and variables hidden (api/exceptions.py).
+admins = env.list("DJANGO_ADMINS", default=[])
+email_url = env.str("EMAIL_URL", default="").strip()
+if admins and not email_url:
+    raise ImproperlyConfigured(
+        "DJANGO_ADMINS needs EMAIL_URL, the mail server that sends them the error reports, "
+        "e.g. smtp+tls://USER:PASSWORD@smtp.example.com:587"
+    )
+# Django 6.0 takes addresses; 5.2 takes (name, address) pairs, which 6.0 deprecates.
+ADMINS = admins if django.VERSION >= (6, 0) else [("", address) for address in admins]
+SERVER_EMAIL = env.str("DJANGO_SERVER_EMAIL", default="root@localhost")
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default=SERVER_EMAIL)
+EMAIL_SUBJECT_PREFIX = f"[{PROJECT_NAME}] "
+# EMAIL_URL's parts, as django-environ names them, and as Django 6.1's MAILERS options do.
+mailer_options = {
+    "EMAIL_HOST": "host",
+    "EMAIL_PORT": "port",
+    "EMAIL_HOST_USER": "username",
+    "EMAIL_HOST_PASSWORD": "password",
+    "EMAIL_USE_TLS": "use_tls",
+    "EMAIL_USE_SSL": "use_ssl",
+    "EMAIL_FILE_PATH": "file_path",
+    "EMAIL_TIMEOUT": "timeout",
+}
+if email_url:  # unset: Django's default, SMTP on localhost:25
+    email = {
+        name: value
+        for name, value in env.email_url("EMAIL_URL").items()
+        if (name in mailer_options or name == "EMAIL_BACKEND") and value not in (None, "")
+    }
+    if email["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend":
+        email["EMAIL_TIMEOUT"] = 10  # a mail server that hangs holds a failing request 10 s
+    if django.VERSION >= (6, 1):  # MAILERS replaces the EMAIL_* settings
+        backend = email.pop("EMAIL_BACKEND")
+        options = {mailer_options[name]: value for name, value in email.items()}
+        MAILERS = {"default": {"BACKEND": backend, "OPTIONS": options}}
+    else:
+        globals().update(email)
+
+# SENTRY_DSN: errors go to Sentry too, with no key in them (api/error_tracking.py says what
+# is sent). Development and the tests never send.
+sentry_dsn = env.str("SENTRY_DSN", default="").strip()
+if sentry_dsn:
+    init_error_tracking(sentry_dsn)

@@ -5,6 +5,8 @@ import os
 import uuid
 {%- endif %}
 
+import django
+
 from .base import *  # noqa: F403
 {%- if cookiecutter.cache == "redis" %}
 from .base import CACHES, INSTALLED_APPS, env
@@ -33,6 +35,10 @@ os.environ.setdefault("TEST_REDIS_KEY_SPACE", f"test-{uuid.uuid4().hex[:12]}")
 worker = env("PYTEST_XDIST_WORKER", default="main")
 CACHES["default"]["KEY_PREFIX"] = f"{os.environ['TEST_REDIS_KEY_SPACE']}-{worker}"
 {%- endif %}
+if django.VERSION >= (6, 1):
+    # Mail sent in a test lands in django.core.mail.outbox, as Django's tests swap every mailer
+    # for local memory; without MAILERS, Django 6.1 warns that Django 2028 has no default mailer.
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 # Serve static files from the apps' folders, without collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

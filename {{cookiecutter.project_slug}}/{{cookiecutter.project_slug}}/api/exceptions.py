@@ -6,7 +6,6 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
-from django.views.debug import SafeExceptionReporterFilter
 from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
@@ -46,11 +45,3 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     else:  # field errors of a serializer
         response.data = error_body("invalid", "The request is not valid.", fields=detail)
     return response
-
-
-class ReportFilter(SafeExceptionReporterFilter):
-    """Hide the variables marked with `sensitive_variables` (those that hold an API key) on
-    DEBUG error pages as well as in error reports: Django's own filter shows them under DEBUG."""
-
-    def is_active(self, request: Any) -> bool:
-        return True
