@@ -255,8 +255,15 @@ def image(default_project: BakedProject, base_image: str, request: pytest.Fixtur
             str(default_project.path),
             timeout=BUILD_SECONDS,
         )
-        assert_succeeded(result)
+        # podman has, once in CI, tagged the image and then failed to remove a build stage's
+        # image that one of its own build containers still held. The image is whole (the tests
+        # below judge it); the stage's image stays in the tests' storage.
+        last_line = result.stdout.strip().rpartition("\n")[2]
+        if not (last_line.endswith("image is in use by a container") and image_exists(tag)):
+            assert_succeeded(result)
         built = f"built in {time.perf_counter() - started:.0f} s"
+        if result.returncode != 0:
+            built += f" (podman then said: {last_line})"
         remove_other_tags(repository, tag)
     size = int(podman("image", "inspect", "--format", "{{.Size}}", tag).stdout.strip())
     record_figures(
