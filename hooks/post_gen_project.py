@@ -51,6 +51,8 @@ REQUIREMENTS = [
     "whitenoise",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_otp",
+    "segno",
 ]
 if DATABASE == "postgresql":
     REQUIREMENTS.append("psycopg")

@@ -20,6 +20,7 @@ code that changes API_KEYS entries; `Server.worker_pids()` lists gunicorn's work
 """
 
 import contextlib
+import functools
 import http.client
 import json
 import re
@@ -28,8 +29,10 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -76,13 +79,40 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@functools.cache
+def tls_files() -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, made once per test process, for
+    servers that speak HTTPS themselves (gunicorn_server(tls=True))."""
+    folder = Path(tempfile.mkdtemp(prefix="template-test-tls-"))
+    certificate, key = folder / "certificate.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+        + ["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return certificate, key
+
+
+@functools.cache
+def https_opener() -> urllib.request.OpenerDirector:
+    """An opener for tls_files()'s servers, which trusts their certificate and no other."""
+    trusted = ssl.create_default_context(cafile=str(tls_files()[0]))
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=trusted)
+    )
+
+
 def get(
     url: str, headers: dict[str, str] | None = None
 ) -> tuple[int, http.client.HTTPMessage, bytes]:
     """Status, headers and body of a GET; error statuses are returned, not raised."""
     request = urllib.request.Request(url, headers=headers or {})
+    opener = https_opener() if url.startswith("https:") else HTTP
     try:
-        with HTTP.open(request, timeout=10) as response:
+        with opener.open(request, timeout=10) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()
@@ -363,6 +393,7 @@ def gunicorn_server(
     threads: int = 4,
     collect_static: bool = False,
     migrate: bool = True,
+    tls: bool = False,
     **variables: str | None,
 ) -> Iterator[Server]:
     """Serve a copy of `project` with gunicorn and production settings on 127.0.0.1.
@@ -370,7 +401,9 @@ def gunicorn_server(
     `settings`: Python code appended to a module that imports production settings (see
     `api_keys_overrides`), for tests that change a setting. `collect_static`: run collectstatic
     into the copy's STATIC_ROOT first (the admin's pages need it; the API does not).
-    `migrate=False`: the database is migrated already. `variables`: more environment variables
+    `migrate=False`: the database is migrated already. `tls=True`: gunicorn speaks HTTPS
+    itself, with tls_files()'s certificate (for a browser, whose Origin must be the https one
+    the app sees). `variables`: more environment variables
     for every process, or changes to the ones set here; None leaves a variable unset (e.g.
     DJANGO_SECURE_PROXY_SSL_HEADER=None: no trusted proxy).
     """
@@ -405,11 +438,15 @@ def gunicorn_server(
     command += ["--workers", str(workers), "--threads", str(threads)]
     if Version(version("gunicorn")) >= Version("25.1"):
         command.append("--no-control-socket")  # its default path is shared by every gunicorn
+    if tls:
+        certificate, key = tls_files()
+        command += ["--certfile", str(certificate), "--keyfile", str(key)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, cwd=path, env=environment, stdout=log, stderr=subprocess.STDOUT
         )
-    server = Server(f"http://127.0.0.1:{port}", path, environment, process, log_path)
+    scheme = "https" if tls else "http"
+    server = Server(f"{scheme}://127.0.0.1:{port}", path, environment, process, log_path)
     try:
         wait_until_serving(
             process,

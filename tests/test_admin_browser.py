@@ -10,10 +10,15 @@ fail. Screenshots of the page that shows a new key and of the key list go to
 build/test-artifacts/.
 """
 
+import hashlib
+import hmac
 import json
 import os
 import secrets
 import shutil
+import struct
+import time
+from base64 import b32decode
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,7 +26,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
 
 from tests.baking import BakedProject, assert_succeeded, unavailable
-from tests.servers import get
+from tests.servers import get, manage, served_project
 
 # Root in a container needs --no-sandbox; the others keep Chromium from calling home.
 CHROMIUM_ARGS = [
@@ -159,9 +164,9 @@ def admin_page(
         context.close()
 
 
-def add_key(page: Page, name: str, scopes: str = "") -> str:
+def add_key(page: Page, name: str, scopes: str = "", keys_url: str = KEYS_URL) -> str:
     """Fill in the add form (no expiry) and save; the key the answer shows."""
-    page.goto(f"{KEYS_URL}add/")
+    page.goto(f"{keys_url}add/")
     page.fill("#id_name", name)
     page.fill("#id_scopes", scopes)
     expect(page.locator("#id_expiry_date_0")).to_have_value("")
@@ -246,3 +251,100 @@ def test_the_copy_button_puts_the_key_on_the_clipboard_under_the_policy(
     # The policy was in force, and what it refuses is reported: an inline script, for one.
     with page.expect_console_message(lambda message: "Content Security Policy" in message.text):
         assert page.evaluate(INLINE_SCRIPT_RUNS) is False
+
+
+def totp(secret: str, step: int) -> str:
+    """The six-digit code an authenticator app shows for time step `step` (RFC 6238: SHA-1,
+    30-second steps), computed here as the app would, not by the library the project uses."""
+    digest = hmac.new(b32decode(secret), struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    number = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{number % 1_000_000:06d}"
+
+
+def sign_in_with_password(page: Page, server: str, admin: str, password: str) -> None:
+    """The first step, from the admin's index; it leads to the code's step."""
+    page.goto(admin)
+    page.fill("#id_username", ADMIN_USERNAME)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    expect(page).to_have_url(f"{server}{admin}two-factor/?next={admin}")
+
+
+def test_production_admin_needs_a_code_after_the_password(
+    browser: Browser, default_project: BakedProject, tmp_path: Path, artifacts: Path
+) -> None:
+    """Production settings under gunicorn, the admin at DJANGO_ADMIN_URL: the first sign-in
+    sets up TOTP from the page's secret, the next needs a code, and only then are keys made."""
+    admin = "/staff-7f3a/"
+    with served_project(
+        default_project,
+        tmp_path,
+        collect_static=True,
+        tls=True,  # gunicorn on HTTPS: the browser keeps __Host- cookies, and its Origin is https
+        DJANGO_SECURE_PROXY_SSL_HEADER=None,
+        DJANGO_ADMIN_URL=admin.lstrip("/"),
+    ) as server:
+        password = secrets.token_urlsafe(16)
+        superuser = {
+            "DJANGO_SUPERUSER_USERNAME": ADMIN_USERNAME,
+            "DJANGO_SUPERUSER_PASSWORD": password,
+            "DJANGO_SUPERUSER_EMAIL": "browser-admin@example.com",
+        }
+        manage(server.path, {**server.environment, **superuser}, "createsuperuser", "--noinput")
+        violations: list[str] = []
+        context = browser.new_context(
+            base_url=server.base_url,
+            ignore_https_errors=True,  # the test's own certificate, which Chromium does not know
+            viewport={"width": 1200, "height": 900},
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        try:
+            page = context.new_page()
+            page.on(
+                "console",
+                lambda message: (
+                    violations.append(message.text)
+                    if "Content Security Policy" in message.text
+                    else None
+                ),
+            )
+            # First sign-in: the password, then a device to set up.
+            sign_in_with_password(page, server.base_url, admin, password)
+            expect(page.locator("#totp-qr-code")).to_be_visible()
+            assert (
+                page.evaluate("() => document.getElementById('totp-qr-code').naturalWidth") > 0
+            )  # the QR code's image loaded under the policy
+            secret = page.locator("#totp-secret").inner_text().strip()
+            page.screenshot(path=artifacts / "admin-two-factor-setup.png", full_page=True)
+            page.fill("#id_code", totp(secret, int(time.time()) // 30))
+            page.click("#two-factor-form input[type=submit]")
+            expect(page).to_have_url(f"{server.base_url}{admin}")
+            cookies = {cookie["name"]: cookie for cookie in context.cookies()}
+            assert {"__Host-sessionid", "__Host-csrftoken"} <= set(cookies), list(cookies)
+            assert all(cookie["secure"] for cookie in cookies.values())
+            page.get_by_role("button", name="Log out").click()
+
+            # The next sign-in: the password alone reaches no key page.
+            sign_in_with_password(page, server.base_url, admin, password)
+            expect(page.locator("#totp-secret")).to_have_count(0)
+            page.goto(f"{admin}api_keys/apikey/")
+            expect(page).to_have_url(f"{server.base_url}{admin}login/?next={admin}api_keys/apikey/")
+            sign_in_with_password(page, server.base_url, admin, password)
+            page.fill("#id_code", "000000")
+            page.click("#two-factor-form input[type=submit]")
+            expect(page.locator(".errorlist")).to_contain_text("not right")
+            page.screenshot(path=artifacts / "admin-two-factor-code.png", full_page=True)
+            time.sleep(1.1)  # a wrong code makes the device wait a second before the next
+            # The next step's code: the one that set the device up is spent.
+            page.fill("#id_code", totp(secret, int(time.time()) // 30 + 1))
+            page.click("#two-factor-form input[type=submit]")
+            expect(page).to_have_url(f"{server.base_url}{admin}")
+
+            key = add_key(page, "two-factor client", keys_url=f"{admin}api_keys/apikey/")
+            status, _, body = server.get("/api/v1/whoami/", key=key)
+            assert status == 200, body
+            assert json.loads(body)["name"] == "two-factor client"
+            assert violations == []
+        finally:
+            context.close()

@@ -173,12 +173,15 @@ def test_missing_package_gets_instructions_not_a_failure(
     """Cookiecutter run by a Python that lacks one of the project's packages, told not to set
     up .venv, still generates the project, and the hook says how to install them and create
     the key."""
-    # Nothing the hook runs imports gunicorn, which only serves the finished app, or tzdata,
-    # which Python reads only where the system has no time-zone database (this one has).
+    # Nothing the hook runs imports gunicorn, which only serves the finished app, sentry-sdk,
+    # which only production settings load, argon2-cffi, which Django loads to hash a password,
+    # or tzdata, which Python reads only where the system has no time-zone database (this one
+    # has).
+    not_imported = ("gunicorn", "sentry-sdk", "argon2-cffi", "tzdata")
     distributions = [
         requirement.name
         for requirement in read_requirements(default_project.path / "requirements.txt")
-        if canonicalize_name(requirement.name) not in ("gunicorn", "tzdata")
+        if canonicalize_name(requirement.name) not in not_imported
     ]
     problems = []
     for distribution in distributions:

@@ -172,3 +172,63 @@ def test_deploy_check_warns_about_allowed_hosts_that_accept_any_host(hosts):
     result = deploy_check(DJANGO_ALLOWED_HOSTS=hosts)
     assert result.returncode != 0
     assert "(api.W001) ALLOWED_HOSTS holds " in result.stderr
+
+
+PRINT_ADMIN = """
+import json, django
+from django.conf import settings
+# The pages name static files without collectstatic's manifest, which this test does not make.
+settings.STORAGES = {**settings.STORAGES, "staticfiles": {
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+django.setup()
+from django.test import Client
+from django.urls import reverse
+login = reverse("admin:login")
+answer = Client().get(login, secure=True, headers={"host": "api.example.com"})
+print(json.dumps({
+    "login": login,
+    "status": answer.status_code,
+    "cookies": {name: dict(cookie) for name, cookie in answer.cookies.items()},
+    "session_cookie": [settings.SESSION_COOKIE_NAME, settings.SESSION_COOKIE_SECURE,
+                       settings.SESSION_COOKIE_PATH, settings.SESSION_COOKIE_DOMAIN],
+    "two_factor": settings.ADMIN_TWO_FACTOR,
+    "first_hasher": settings.PASSWORD_HASHERS[0],
+}))
+"""
+
+
+def admin_settings(**environment):
+    result = run(PRINT_ADMIN, **{**REQUIRED, **environment})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_cookies_carry_the_host_prefix_and_what_it_requires():
+    values = admin_settings()
+    assert values["status"] == 200
+    # What browsers require of a __Host- cookie: Secure, Path=/, and no Domain.
+    assert list(values["cookies"]) == ["__Host-csrftoken"]
+    csrf = values["cookies"]["__Host-csrftoken"]
+    assert csrf["secure"] is True
+    assert csrf["path"] == "/"
+    assert csrf["domain"] == ""
+    assert values["session_cookie"] == ["__Host-sessionid", True, "/", None]
+
+
+def test_the_admin_asks_for_a_second_factor_whatever_the_environment_says():
+    values = admin_settings(DJANGO_ADMIN_TWO_FACTOR="false")
+    assert values["two_factor"] is True
+    assert values["first_hasher"] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+
+
+def test_the_admin_moves_to_django_admin_url():
+    assert admin_settings()["login"] == "/admin/login/"
+    assert admin_settings(DJANGO_ADMIN_URL="staff-7f3a/")["login"] == "/staff-7f3a/login/"
+
+
+@pytest.mark.parametrize("value", ["/admin/", "admin", "", "a b/", "api/", "healthz/", "../x/"])
+def test_an_admin_url_that_cannot_be_a_path_is_refused_in_a_sentence(value):
+    result = run(["manage.py", "check"], **{**REQUIRED, "DJANGO_ADMIN_URL": value})
+    assert result.returncode != 0
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"Configuration error: DJANGO_ADMIN_URL={value!r} is not a path ")

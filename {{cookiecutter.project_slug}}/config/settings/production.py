@@ -63,6 +63,15 @@ SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = True
 CSRF_COOKIE_HTTPONLY = True
+# Browsers take a __Host- cookie only over HTTPS, for this host alone (no Domain) and the whole
+# site (Path=/), so neither a subdomain nor plain HTTP can set or replace it. Setting
+# SESSION_COOKIE_DOMAIN or CSRF_COOKIE_DOMAIN needs the __Secure- prefix instead.
+SESSION_COOKIE_NAME = "__Host-sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken"
+# The admin's messages ("... was added") in the session, not in a cookie of their own.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+# The admin's second factor (users/admin_site.py), whatever the environment says.
+ADMIN_TWO_FACTOR = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"

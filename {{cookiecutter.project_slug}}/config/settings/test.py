@@ -21,6 +21,8 @@ SECRET_KEY = "test-only-secret-key-not-for-any-real-deployment-0123456789"
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 # Users in tests are made often; a fast hasher keeps the suite quick. API keys never use it.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The admin's second factor, off as in development: users/tests/test_two_factor.py turns it on.
+ADMIN_TWO_FACTOR = False
 # The schema and Swagger UI, as in development (tests that need them off say so).
 API_DOCS = True
 STORAGES = {
