@@ -1,4 +1,4 @@
-"""The generated project's pre-commit hooks, type check and coverage settings.
+"""The generated project's pre-commit hooks, lint rules, type check and coverage settings.
 
 The hook repositories (pre-commit-hooks, ruff-pre-commit, django-upgrade) cannot be fetched from
 these machines, so pre-commit only validates its config here, and the same tools run directly, in
@@ -34,6 +34,13 @@ CONFIG = ".pre-commit-config.yaml"
 DJANGO_UPGRADE_ARGS = ["--target-version", "5.2", "--skip", "request_headers"]
 # Default and postgresql-redis together render every option's branch of the settings.
 TYPED_BAKES = [DEFAULT, BAKES_BY_ID["postgresql-redis"]]
+# The ruff rule families the generated project selects (test_generated_project.py checks that
+# every bake passes them); one dropped from pyproject.toml fails test_ruff_rule_families.
+RUFF_FAMILIES = {
+    *("E", "W", "F", "I", "N", "UP", "B", "S", "DJ", "SIM", "RUF"),
+    *("C4", "PIE", "RET", "RSE", "FLY", "PERF", "FURB", "PTH", "ISC", "PT", "DTZ"),
+    *("T20", "LOG", "G", "BLE", "ASYNC", "PGH", "PLE", "ERA", "INP"),
+}
 
 
 def hooks(project: BakedProject) -> dict[str, tuple[str, dict]]:
@@ -66,6 +73,17 @@ def test_pre_commit_hooks_run_the_locked_versions(baked: BakedProject) -> None:
     assert (repo, mypy["entry"], mypy["language"]) == ("local", "mypy", "system")
     repo, layers = configured["lint-imports"]
     assert (repo, layers["entry"], layers["language"]) == ("local", "lint-imports", "system")
+
+
+def test_ruff_rule_families(default_project: BakedProject) -> None:
+    """Every agreed family is selected, and only single rules are ignored (everywhere or in some
+    files), never a whole family or a prefix of one."""
+    pyproject = tomllib.loads((default_project.path / "pyproject.toml").read_text())
+    lint = pyproject["tool"]["ruff"]["lint"]
+    missing = RUFF_FAMILIES - set(lint["select"])
+    assert not missing, f"no longer selected: {sorted(missing)}"
+    ignored = set(lint["ignore"]).union(*lint["per-file-ignores"].values())
+    assert all(code[-3:].isdigit() for code in ignored), sorted(ignored)
 
 
 def lint_imports(project: Path) -> subprocess.CompletedProcess[str]:

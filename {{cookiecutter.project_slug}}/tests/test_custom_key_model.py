@@ -17,7 +17,11 @@ from rest_framework.views import APIView
 
 from {{ cookiecutter.project_slug }}.api_keys import rates
 from {{ cookiecutter.project_slug }}.api_keys.models import APIKey
-from {{ cookiecutter.project_slug }}.api_keys.permissions import BaseHasAPIKey, HasAPIKey, KeyParser
+from {{ cookiecutter.project_slug }}.api_keys.permissions import (
+    BaseHasAPIKey,
+    HasAPIKey,
+    KeyParser,
+)
 
 from .example_organizations.models import Organization, OrganizationAPIKey
 from .example_organizations.views import OrganizationView

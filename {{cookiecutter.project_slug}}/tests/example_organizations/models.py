@@ -2,7 +2,10 @@ from typing import ClassVar
 
 from django.db import models
 
-from {{ cookiecutter.project_slug }}.api_keys.models import AbstractAPIKey, BaseAPIKeyManager
+from {{ cookiecutter.project_slug }}.api_keys.models import (
+    AbstractAPIKey,
+    BaseAPIKeyManager,
+)
 
 
 class Organization(models.Model):

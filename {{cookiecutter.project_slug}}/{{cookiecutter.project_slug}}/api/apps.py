@@ -1,5 +1,5 @@
-import os
 import stat
+from pathlib import Path
 from typing import Any
 
 from django.apps import AppConfig
@@ -12,10 +12,11 @@ def keep_sqlite_file_private(sender: Any, connection: BaseDatabaseWrapper, **kwa
     password hashes. A new file is still empty here; SQLite gives its journals the file's mode."""
     if connection.vendor != "sqlite":
         return
+    path = Path(connection.settings_dict["NAME"])
     try:
-        mode = stat.S_IMODE(os.stat(connection.settings_dict["NAME"]).st_mode)
+        mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
-            os.chmod(connection.settings_dict["NAME"], mode & 0o700)
+            path.chmod(mode & 0o700)
     except OSError:  # a database in memory, or a file of another user's: left as it is
         return
 

@@ -87,7 +87,7 @@ def count_hits(windows: Sequence[Window]) -> list[int] | None:
             return _count_on_redis(cache, windows, timeouts)
         counted = zip(windows, timeouts, strict=True)
         return [_count_here(cache, window.name, timeout) for window, timeout in counted]
-    except Exception as error:  # the cache is down: serve rather than fail every request
+    except Exception as error:  # noqa: BLE001  the cache is down: serve, not fail every request
         warn_cache_unavailable(error)
         return None
 

@@ -408,8 +408,10 @@ def test_admins_without_a_mail_server_are_refused():
     result = run(["manage.py", "check"], **REQUIRED, DJANGO_ADMINS="ops@example.com")
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        "Configuration error: DJANGO_ADMINS needs EMAIL_URL, the mail server that sends them "
-        "the error reports, e.g. smtp+tls://USER:PASSWORD@smtp.example.com:587"
+        (
+            "Configuration error: DJANGO_ADMINS needs EMAIL_URL, the mail server that sends them "
+            "the error reports, e.g. smtp+tls://USER:PASSWORD@smtp.example.com:587"
+        )
     ]
 
 
@@ -418,7 +420,9 @@ def test_a_sentry_dsn_that_is_not_one_is_refused_without_showing_it():
     result = run(["manage.py", "check"], **REQUIRED, SENTRY_DSN=dsn)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
-        "Configuration error: SENTRY_DSN is not a Sentry DSN such as "
-        "https://<key>@o0.ingest.sentry.io/0"
+        (
+            "Configuration error: SENTRY_DSN is not a Sentry DSN such as "
+            "https://<key>@o0.ingest.sentry.io/0"
+        )
     ]
     assert dsn not in result.stderr

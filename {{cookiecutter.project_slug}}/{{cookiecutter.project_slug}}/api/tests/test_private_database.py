@@ -39,11 +39,11 @@ def test_a_new_database_file_is_private(sqlite_connection):
 
 def test_a_database_file_others_can_read_is_made_private(sqlite_connection, tmp_path):
     (tmp_path / "db.sqlite3").touch()
-    os.chmod(tmp_path / "db.sqlite3", 0o664)  # made before, or copied in from a backup
+    (tmp_path / "db.sqlite3").chmod(0o664)  # made before, or copied in from a backup
     assert mode(sqlite_connection()) == "0o600"
 
 
 def test_a_private_database_file_is_left_as_it_is(sqlite_connection, tmp_path):
     (tmp_path / "db.sqlite3").touch()
-    os.chmod(tmp_path / "db.sqlite3", 0o400)  # read-only for its owner: tighter, kept
+    (tmp_path / "db.sqlite3").chmod(0o400)  # read-only for its owner: tighter, kept
     assert mode(sqlite_connection()) == "0o400"

@@ -81,7 +81,8 @@ def test_database_outage_answers_503_not_500_and_logs_the_cause(keyed_client, ca
     [logged] = [record for record in caplog.records if record.name.endswith("api.exceptions")]
     assert logged.levelname == "ERROR"
     assert logged.getMessage() == "Database error in WhoAmIView, answered 503"
-    assert logged.exc_info is not None and str(logged.exc_info[1]) == "disk I/O error"
+    assert logged.exc_info is not None
+    assert str(logged.exc_info[1]) == "disk I/O error"
 
 
 def test_the_root_says_where_to_go(api_client, settings):
@@ -129,7 +130,8 @@ def test_a_database_error_that_is_a_bug_answers_500_and_is_logged(keyed_client, 
     assert "Retry-After" not in response
     [logged] = [record for record in caplog.records if record.name == "django.request"]
     assert logged.levelname == "ERROR"
-    assert logged.exc_info is not None and isinstance(logged.exc_info[1], IntegrityError)
+    assert logged.exc_info is not None
+    assert isinstance(logged.exc_info[1], IntegrityError)
 
 
 def test_a_lost_connection_is_an_outage(keyed_client):

@@ -244,11 +244,11 @@ def test_list_shows_scopes_last_use_and_state(admin_client):
 
 def status_cells(page: str) -> dict[str, str]:
     """The status column of a change list page, by the key's lookup id."""
-    rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
+    rows = re.findall(r"<tr>(.*?)</tr>", page, re.DOTALL)
     cells = {}
     for row in rows:
         lookup_id = re.search(r'<td class="field-lookup_id">([^<]*)</td>', row)
-        status = re.search(r'<td class="field-_status">(.*?)</td>', row, re.S)
+        status = re.search(r'<td class="field-_status">(.*?)</td>', row, re.DOTALL)
         if lookup_id and status:
             cells[lookup_id[1]] = status[1]
     return cells
@@ -503,7 +503,7 @@ def test_rotating_needs_the_add_permission_too(staff_client):
 
 def breadcrumbs(page: bytes) -> tuple[str, list[str]]:
     """The tag of a page's breadcrumbs and the texts of their links."""
-    found = re.search(rb'<(ol|div) class="breadcrumbs">(.*?)</\1>', page, re.S)
+    found = re.search(rb'<(ol|div) class="breadcrumbs">(.*?)</\1>', page, re.DOTALL)
     assert found, page
     return found[1].decode(), re.findall(r"<a [^>]*>([^<]*)</a>", found[2].decode())
 
@@ -519,7 +519,8 @@ def test_the_key_app_s_own_pages_have_breadcrumbs_like_the_admin_s(admin_client)
     for name, response in pages.items():
         own_tag, own_links = breadcrumbs(response.content)
         assert own_tag == tag, name
-        assert own_links[:2] == links[:2] and own_links[2] == "API keys", name
+        assert own_links[:2] == links[:2], name
+        assert own_links[2] == "API keys", name
     assert breadcrumbs(pages["rotate"].content)[1][-1] == "crumbs"
 
 

@@ -164,7 +164,7 @@ def test_listapikeys_shows_each_key_s_status_in_words():
     assert rows == expected
     assert sorted(rows.values()) == ["active", "active", "expiring soon", "in grace"]
     table, _ = run("listapikeys")
-    assert re.search(rf"^{rotated.lookup_id}  rotated +in grace  ", table, re.M), table
+    assert re.search(rf"^{rotated.lookup_id}  rotated +in grace  ", table, re.MULTILINE), table
 
 
 def test_listapikeys_with_no_keys_says_how_to_make_one():

@@ -3,8 +3,6 @@ that finds a key's row), the report Django mails to ADMINS, or shows under DEBUG
 variables of every frame that held the key, whichever way the key came in. (A database outage
 answers 503 and makes no such report: see test_settings.)"""
 
-import sys
-
 import pytest
 from django.test import RequestFactory
 from django.views.debug import ExceptionReporter
@@ -36,12 +34,10 @@ def finding_fails(monkeypatch):
 def reported_frames(call, request=None, deepest="verify_key"):
     """The frames of the error report for the exception `call()` raises, but this module's
     own (they hold the key as the caller's code would); `deepest` is among them."""
-    with pytest.raises(Bug):
-        try:
-            call()
-        except Bug:
-            frames = ExceptionReporter(request, *sys.exc_info()).get_traceback_frames()
-            raise
+    with pytest.raises(Bug) as raised:
+        call()
+    reporter = ExceptionReporter(request, raised.type, raised.value, raised.tb)
+    frames = reporter.get_traceback_frames()
     ours = [frame for frame in frames if frame["filename"] != __file__]
     assert deepest in [frame["function"] for frame in ours]
     return ours

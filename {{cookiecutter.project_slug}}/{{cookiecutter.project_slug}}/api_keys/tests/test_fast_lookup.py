@@ -45,7 +45,8 @@ def test_the_compiled_query_finds_what_the_orm_finds(keys):
             continue
         assert type(compiled) is type(by_the_orm)
         assert field_values(compiled) == field_values(by_the_orm)
-        assert compiled._state.db == by_the_orm._state.db and not compiled._state.adding
+        assert compiled._state.db == by_the_orm._state.db
+        assert not compiled._state.adding
     assert find_usable_key(APIKey.objects, "unknown") is None
 
 
@@ -81,6 +82,7 @@ class OwnRules(APIKeyManager):
 def test_a_manager_with_rules_of_its_own_goes_through_the_orm(keys):
     manager = OwnRules()
     manager.model = APIKey
-    assert APIKey.objects.has_stock_rules and not manager.has_stock_rules
+    assert APIKey.objects.has_stock_rules
+    assert not manager.has_stock_rules
     assert find_usable_key(manager, keys[0].lookup_id) is None  # its rule applies
     assert find_usable_key(manager, keys[1].lookup_id) == keys[1]

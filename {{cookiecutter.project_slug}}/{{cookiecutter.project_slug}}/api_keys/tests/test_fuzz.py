@@ -30,12 +30,15 @@ hostile_values = st.one_of(
 @given(hostile_values)
 def test_the_parser_never_raises_and_accepts_only_well_formed_keys(value):
     if generator.parse(value) is not None:
-        assert value.startswith("acme_") and value[-6:] == checksum(value[:-6])
+        assert value.startswith("acme_")
+        assert value[-6:] == checksum(value[:-6])
 
 
 KNOWN_BODIES = {
-    b'{"error":{"code":"not_authenticated",'
-    b'"message":"Authentication credentials were not provided."}}',
+    (
+        b'{"error":{"code":"not_authenticated",'
+        b'"message":"Authentication credentials were not provided."}}'
+    ),
     b'{"error":{"code":"malformed_api_key","message":"Malformed API key."}}',
     b'{"error":{"code":"invalid_api_key","message":"Invalid API key."}}',
 }

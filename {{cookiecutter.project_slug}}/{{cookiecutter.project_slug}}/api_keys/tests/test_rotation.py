@@ -204,7 +204,7 @@ def test_a_key_stored_before_today_s_name_rule_is_refused_with_a_sentence():
     old, key = APIKey.objects.create_key(name="billing")
     APIKey.objects.filter(pk=old.pk).update(name="billing\x1b[2J")
     old.refresh_from_db()
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(ValueError, match="cannot be rotated as it is stored") as raised:
         old.rotate(grace=timedelta(hours=1))
     assert str(raised.value) == (
         "This API key cannot be rotated as it is stored: Use printable text only: '\\x1b' is "
