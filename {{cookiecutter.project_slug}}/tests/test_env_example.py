@@ -16,7 +16,8 @@ VARIABLE = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
 def is_environment_reader(function: ast.expr) -> bool:
-    """`env(...)`, `env.bool(...)` and the like, or `environ.Env().bool(...)`."""
+    """`env(...)`, `env.bool(...)` and the like, `environ.Env().bool(...)`, or
+    `os.environ.get(...)`."""
     if isinstance(function, ast.Name):
         return function.id == "env"
     if isinstance(function, ast.Attribute):
@@ -24,6 +25,8 @@ def is_environment_reader(function: ast.expr) -> bool:
         if isinstance(owner, ast.Call):  # environ.Env().bool(...)
             owner = owner.func
             return isinstance(owner, ast.Attribute) and owner.attr == "Env"
+        if isinstance(owner, ast.Attribute):  # os.environ.get(...)
+            return owner.attr == "environ" and function.attr == "get"
         return isinstance(owner, ast.Name) and owner.id == "env"
     return False
 

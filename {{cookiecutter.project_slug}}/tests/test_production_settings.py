@@ -226,7 +226,9 @@ def test_the_admin_moves_to_django_admin_url():
     assert admin_settings(DJANGO_ADMIN_URL="staff-7f3a/")["login"] == "/staff-7f3a/login/"
 
 
-@pytest.mark.parametrize("value", ["/admin/", "admin", "", "a b/", "api/", "healthz/", "../x/"])
+@pytest.mark.parametrize(
+    "value", ["/admin/", "admin", "", "a b/", "api/", "healthz/", "../x/", "$HOME/"]
+)
 def test_an_admin_url_that_cannot_be_a_path_is_refused_in_a_sentence(value):
     result = run(["manage.py", "check"], **{**REQUIRED, "DJANGO_ADMIN_URL": value})
     assert result.returncode != 0

@@ -1,5 +1,6 @@
 """Settings shared by every environment; deploy-specific values come from environment variables."""
 
+import os
 import re
 from pathlib import Path
 
@@ -44,7 +45,8 @@ PASSWORD_HASHERS = [
 # nobody guesses keeps scanners away, though not a determined attacker), and behind a second
 # factor (users/admin_site.py): a code from an authenticator app after the password. Always on
 # in production; development settings turn it off unless DJANGO_ADMIN_TWO_FACTOR=true.
-ADMIN_URL = env.str("DJANGO_ADMIN_URL", default="admin/")
+# Read as it is: django-environ would take a value starting with "$" for another variable's name.
+ADMIN_URL = os.environ.get("DJANGO_ADMIN_URL", "admin/")
 admin_url_parts = ADMIN_URL.split("/")[:-1]
 if not re.fullmatch(r"([A-Za-z0-9._~-]+/)+", ADMIN_URL) or (
     {".", ".."} & set(admin_url_parts) or admin_url_parts[0] in ("api", "healthz", "static")
@@ -56,6 +58,8 @@ if not re.fullmatch(r"([A-Za-z0-9._~-]+/)+", ADMIN_URL) or (
     )
 ADMIN_TWO_FACTOR = True
 OTP_TOTP_ISSUER = PROJECT_NAME
+# The admin's pages of devices never show a secret: who can read one can give its codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 MIDDLEWARE = [
     # First, so the duration it logs covers every other middleware.

@@ -6,7 +6,7 @@ import hmac
 import re
 import struct
 import time
-from base64 import b32decode
+from base64 import b32decode, b32encode
 from io import StringIO
 
 import pytest
@@ -185,3 +185,82 @@ def test_passwords_are_stored_with_argon2(settings):
     user = User.objects.create_user("grace", password=PASSWORD)
     assert user.password.startswith("argon2$")
     assert user.check_password(PASSWORD)
+
+
+def test_a_secret_seen_before_the_owner_set_up_is_worth_nothing(staff):
+    """Someone who once knew the password looked at the setup page; the owner's device has a
+    secret of its own."""
+    onlooker = Client()
+    page = onlooker.get(give_password(onlooker))
+    seen = re.search(r'id="totp-secret">([A-Z2-7]+)<', page.content.decode())
+    assert seen
+    owner = Client()
+    secret = set_up_device(owner)
+    assert secret != seen[1]
+    give_password(onlooker)
+    answer = onlooker.post("/admin/two-factor/", {"code": totp(seen[1], now_step() + 1)})
+    assert answer.status_code == 200
+    assert onlooker.get(KEYS_PAGE).status_code == 302
+    assert TOTPDevice.objects.filter(user=staff).count() == 1
+
+
+def test_a_password_change_ends_a_first_step_taken_with_the_old_one(client, staff):
+    secret = set_up_device(client)
+    client.logout()
+    give_password(client)
+    staff.set_password("another long passphrase")
+    staff.save()
+    answer = client.post("/admin/two-factor/", {"code": totp(secret, now_step() + 1)})
+    assert answer.status_code == 302
+    assert answer["Location"] == "/admin/login/"
+    assert client.get(KEYS_PAGE).status_code == 302
+
+
+def test_cancel_forgets_the_first_step(client, staff):
+    give_password(client)
+    answer = client.post("/admin/two-factor/", {"cancel": "Cancel"})
+    assert answer["Location"] == "/admin/login/"
+    assert "two_factor_pending" not in client.session
+    assert client.get("/admin/two-factor/")["Location"] == "/admin/login/"
+
+
+@pytest.mark.parametrize(
+    "note",
+    [{"user": 1}, "x", [1, 2], 7, {"user": "x", "since": "now", "backend": 1, "password": 2}],
+    ids=["partial", "text", "list", "number", "wrong-types"],
+)
+def test_a_note_of_another_shape_sends_back_to_the_login_not_to_an_error(client, staff, note):
+    session = client.session
+    session["two_factor_pending"] = note
+    session.save()
+    answer = client.post("/admin/two-factor/", {"code": "123456"})
+    assert answer.status_code == 302
+    assert answer["Location"] == "/admin/login/"
+
+
+def test_a_wrong_code_after_a_right_password_is_logged(client, staff, caplog):
+    set_up_device(client)
+    client.logout()
+    give_password(client)
+    client.post("/admin/two-factor/", {"code": "000000"})
+    assert "A wrong second-factor code for ada, after a right password" in caplog.text
+    assert "000000" not in caplog.text
+
+
+def test_any_confirmed_device_of_the_person_is_taken(client, staff):
+    set_up_device(client)
+    client.logout()
+    backup = TOTPDevice.objects.create(user=staff, name="Backup", confirmed=True)
+    give_password(client)
+    code = totp(b32encode(backup.bin_key).decode(), now_step())
+    assert client.post("/admin/two-factor/", {"code": code})["Location"] == "/admin/"
+
+
+def test_the_device_pages_of_the_admin_never_show_a_secret(client, staff):
+    set_up_device(client)
+    device = TOTPDevice.objects.get(user=staff)
+    page = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+    assert page.status_code == 200
+    assert device.key not in page.content.decode()
+    assert client.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/").status_code == 403
+    assert client.get("/admin/otp_totp/totpdevice/999999/config/").status_code == 403
