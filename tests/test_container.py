@@ -526,9 +526,13 @@ def test_compose_file_wires_the_chosen_engines(baked: BakedProject) -> None:
     assert environment == services["migrate"]["environment"]
     for secret in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS"):
         assert environment[secret].startswith(f"${{{secret}:?"), environment[secret]
-    # Every setting production reads from the environment can be passed on.
-    settings = "".join(path.read_text() for path in (baked.path / "config/settings").glob("*.py"))
-    read = set(re.findall(r'env(?:\.\w+)?\("(DJANGO_\w+)"', settings))
+    # Every setting production reads from the environment can be passed on (development's own,
+    # such as DJANGO_ADMIN_TWO_FACTOR in local.py, need not be).
+    settings = "".join(
+        (baked.path / "config/settings" / name).read_text() for name in ("base.py", "production.py")
+    )
+    read = set(re.findall(r'(?:env(?:\.\w+)?|os\.environ\.get)\("(DJANGO_\w+)"', settings))
+    assert "DJANGO_ADMIN_URL" in read  # read with os.environ.get
     assert read and read <= set(environment), read - set(environment)
     assert ("DATABASE_URL" in environment) == (baked.bake.database == "postgresql")
     assert ("REDIS_URL" in environment) == (baked.bake.cache == "redis")

@@ -43,19 +43,26 @@ from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from {slug}.api_keys.models import APIKey
 from {app}.models import Organization, OrganizationAPIKey
 
+# Staff signed in with both factors, as production's admin requires: the session names the
+# TOTP device that verified them, as the code step leaves it.
+staff = get_user_model().objects.create_superuser("matrix", "matrix@example.com", None)
 admin = Client(HTTP_HOST="localhost")
-admin.force_login(
-    get_user_model().objects.create_superuser("matrix", "matrix@example.com", None)
-)
+admin.force_login(staff)
+session = admin.session
+session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.create(user=staff, name="matrix").persistent_id
+session.save()
 
 
 def admin_post(path, data):
     response = admin.post(path, data, secure=True)
     assert response.status_code == 302, (response.status_code, response.content[:2000])
+    assert "/login/" not in response["Location"], "the admin asked to sign in again"
 
 
 CHANGELIST = "/admin/api_keys/apikey/"
