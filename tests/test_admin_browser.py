@@ -1,13 +1,14 @@
 """The admin's key pages in a real browser: a key added there is shown once, its Copy button
 puts it on the clipboard, it works over HTTP until it is revoked there, and reloading the page
-that showed it does not show it again.
+that showed it does not show it again; and production's second factor, set up and used.
 
-The pages come from runserver (local settings, which send no Content-Security-Policy), with
+The key pages come from runserver (local settings, which send no Content-Security-Policy), with
 production's policy added to each page as it arrives, so that a script the policy would block
-is blocked here too, and reported. Playwright drives a headless Chromium: TEMPLATE_TEST_CHROMIUM,
-or `chromium` on PATH (Debian's package). Without one these tests are skipped; under CI they
-fail. Screenshots of the page that shows a new key and of the key list go to
-build/test-artifacts/.
+is blocked here too, and reported. The second factor's test serves production settings with
+gunicorn over HTTPS. Playwright drives a headless Chromium: TEMPLATE_TEST_CHROMIUM, or
+`chromium` on PATH (Debian's package). Without one these tests are skipped; under CI they fail.
+Screenshots of the page that shows a new key, of the key list, and of the second factor's two
+pages go to build/test-artifacts/.
 """
 
 import hashlib

@@ -21,7 +21,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, auth
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth import REDIRECT_FIELD_NAME, get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -36,8 +37,6 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
-
-from .models import User
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +170,7 @@ class AdminSite(admin.AdminSite):
         request.current_app = self.name
         return TemplateResponse(request, "users/two_factor.html", context)
 
-    def _note_password(self, request: HttpRequest, user: User) -> None:
+    def _note_password(self, request: HttpRequest, user: AbstractBaseUser) -> None:
         """The first step passed: a new session notes who, when, with which password, and for
         a person without a device, the new one (with a new secret) they may now set up."""
         request.session.cycle_key()  # a session id seen before the password is not kept
@@ -189,9 +188,10 @@ class AdminSite(admin.AdminSite):
             "new_device": new_device,
         }
 
-    def _pending(self, request: HttpRequest) -> tuple[User, int | None] | None:
+    def _pending(self, request: HttpRequest) -> tuple[Any, int | None] | None:
         """The person whose password was right, less than PENDING_SECONDS ago, who is still
-        active staff with that password; and the device they may set up, if any."""
+        active staff with that password (an instance of whatever AUTH_USER_MODEL names); and
+        the device they may set up, if any."""
         note: Any = request.session.get(PENDING)
         try:
             since, user_pk, backend = float(note["since"]), int(note["user"]), str(note["backend"])
@@ -200,7 +200,8 @@ class AdminSite(admin.AdminSite):
             return None
         if not 0 <= time.time() - since <= PENDING_SECONDS:
             return None
-        user = User.objects.filter(pk=user_pk, is_active=True, is_staff=True).first()
+        staff = get_user_model()._default_manager.filter(is_active=True, is_staff=True)
+        user = staff.filter(pk=user_pk).first()
         if user is None or not constant_time_compare(password, user.get_session_auth_hash()):
             return None
         user.backend = backend

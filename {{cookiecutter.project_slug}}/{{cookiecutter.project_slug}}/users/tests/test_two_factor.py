@@ -167,6 +167,12 @@ def test_resettwofactor_lets_a_person_who_lost_their_device_set_up_another(clien
     assert "totp-secret" in page.content.decode()
 
 
+def test_resettwofactor_says_when_there_is_nothing_to_remove(staff):
+    output = StringIO()
+    call_command("resettwofactor", "ada", stdout=output)
+    assert output.getvalue() == "ada has no second-factor device: nothing to remove.\n"
+
+
 def test_resettwofactor_names_an_unknown_user_in_a_sentence():
     with pytest.raises(CommandError, match="No user is named 'nobody'"):
         call_command("resettwofactor", "nobody")

@@ -1,10 +1,9 @@
 import argparse
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django_otp import devices_for_user
-
-from ...models import User
 
 
 class Command(BaseCommand):
@@ -17,10 +16,14 @@ class Command(BaseCommand):
         parser.add_argument("username", help="the person's username, as the admin shows it")
 
     def handle(self, *args: Any, username: str, **options: Any) -> None:
-        user = User.objects.filter(username=username).first()
+        model = get_user_model()
+        user = model._default_manager.filter(**{model.USERNAME_FIELD: username}).first()
         if user is None:
             raise CommandError(f"No user is named {username!r}.")
         devices = list(devices_for_user(user, confirmed=None))
+        if not devices:
+            self.stdout.write(f"{username} has no second-factor device: nothing to remove.")
+            return
         for device in devices:
             device.delete()
         self.stdout.write(
