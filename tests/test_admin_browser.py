@@ -7,8 +7,8 @@ production's policy added to each page as it arrives, so that a script the polic
 is blocked here too, and reported. The second factor's test serves production settings with
 gunicorn over HTTPS. Playwright drives a headless Chromium: TEMPLATE_TEST_CHROMIUM, or
 `chromium` on PATH (Debian's package). Without one these tests are skipped; under CI they fail.
-Screenshots of the page that shows a new key, of the key list, and of the second factor's two
-pages go to build/test-artifacts/.
+Screenshots of the page that shows a new key, of the key list, of a key's usage chart, and of
+the second factor's two pages go to build/test-artifacts/.
 """
 
 import hashlib
@@ -208,6 +208,56 @@ def test_key_added_in_the_admin_works_until_revoked_there(
     status, body = whoami(server, key)
     assert status == 401, body
     assert json.loads(body)["error"]["code"] == "invalid_api_key"
+    assert csp_violations == []
+
+
+# Earlier days' counts for the usage chart, as the move from the cache would have written them.
+PAST_USAGE = """
+from datetime import UTC, datetime, timedelta
+from {slug}.api_keys.models import APIKey, KeyUsage
+api_key = APIKey.objects.get(name={name!r})
+today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+for days_ago in range(1, 30):
+    KeyUsage.objects.create(
+        key_model="api_keys.apikey",
+        lookup_id=api_key.lookup_id,
+        hour=today - timedelta(days=days_ago, hours=-9),
+        accepted=200 + 150 * (days_ago % 7 == 3) - 3 * days_ago,
+        refused=12 * (days_ago % 5 == 0),
+    )
+"""
+
+
+def test_a_key_s_page_draws_its_usage_without_script(
+    admin_page: Page,
+    server: str,
+    default_project: BakedProject,
+    artifacts: Path,
+    csp_violations: list[str],
+) -> None:
+    page = admin_page
+    key = add_key(page, "charted client")
+    for _ in range(6):
+        assert whoami(server, key)[0] == 200
+    status, _, _ = get(f"{server}/api/v1/keys/", {"Authorization": f"Api-Key {key}"})
+    assert status == 403  # lacks keys:read: counted as refused
+    code = PAST_USAGE.format(slug=default_project.context["project_slug"], name="charted client")
+    assert_succeeded(default_project.run_python("manage.py", "shell", "-c", code))
+
+    page.get_by_role("link", name="View this key").click()
+    chart = page.locator("figure.api-key-usage")
+    expect(chart.locator("svg[role=img]")).to_be_visible()
+    expect(chart.locator("figcaption")).to_contain_text("refused (hatched):")
+    # Today's bar: the requests made above, moved from the server's cache when the page was drawn.
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    expect(chart.locator("svg g title", has_text=f"{today}: 6 accepted, 1 refused")).to_have_count(1)
+    expect(chart.locator("svg rect[fill='url(#usage-refused)']")).not_to_have_count(0)
+    chart.screenshot(path=artifacts / "admin-key-usage-chart.png")
+    page.screenshot(path=artifacts / "admin-key-usage-page.png", full_page=True)
+
+    page.goto(KEYS_URL)
+    row = page.locator("#result_list tbody tr", has_text="charted client")
+    expect(row.locator("td.field-_requests_7d")).not_to_have_text("0")
     assert csp_violations == []
 
 

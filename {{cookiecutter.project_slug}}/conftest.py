@@ -12,6 +12,7 @@ from django.core.cache.backends.redis import RedisCache
 from hypothesis import HealthCheck, settings
 from rest_framework.test import APIClient
 
+from {{ cookiecutter.project_slug }}.api_keys import usage
 from {{ cookiecutter.project_slug }}.api_keys.authentication import APIKeyAuthentication
 from {{ cookiecutter.project_slug }}.api_keys.keys import KeyGenerator
 from {{ cookiecutter.project_slug }}.api_keys.models import APIKey
@@ -94,8 +95,9 @@ def _compiled_lookup(request: pytest.FixtureRequest, settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> None:
-    """Each test starts with no throttle counts and no address refused."""
+    """Each test starts with no throttle counts, no usage counted and no address refused."""
     APIKeyAuthentication.refusals.reset()
+    usage._next_move = 0.0  # the first request moves the tallies, as in a new process
     cache = caches["default"]
     if isinstance(cache, RedisCache):
         # Only this run's keys (test.py gives it its own KEY_PREFIX): other runs may share Redis.

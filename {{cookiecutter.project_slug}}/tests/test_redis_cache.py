@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from redis.connection import AbstractConnection
 
-from {{ cookiecutter.project_slug }}.api_keys import rates
+from {{ cookiecutter.project_slug }}.api_keys import rates, usage
 from {{ cookiecutter.project_slug }}.api_keys.models import APIKey
 from {{ cookiecutter.project_slug }}.api_keys.tests.manage_py import (
     closed_port,
@@ -92,10 +93,12 @@ def test_a_key_s_requests_in_another_process_count_toward_its_limit(
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 import {rates.__name__} as rates
+import {usage.__name__} as usage
 from {APIKeyRateThrottle.__module__} import APIKeyRateThrottle
 from {type(api_key_object).__module__} import APIKey
 
 rates.clock = lambda: {now!r}
+usage._next_move = float("inf")  # usage is not moved there: that database is not migrated
 request = Request(APIRequestFactory().get("/api/v1/whoami/"))
 request.auth = APIKey(lookup_id={api_key_object.lookup_id!r}, throttle_rate="3/min")
 print([APIKeyRateThrottle().allow_request(request, None) for _ in range(2)])
@@ -160,3 +163,79 @@ def test_key_commands_complete_with_redis_unreachable(tmp_path):
     assert revoked.stdout.strip() == f'Revoked API key "billing" ({lookup_id}).'
     listed = manage_py("listapikeys", "--json", **down)
     assert [row["status"] for row in json.loads(listed.stdout)] == ["revoked"]
+
+
+def test_usage_counted_in_another_process_is_read_here_exactly(keyed_client, api_key, monkeypatch):
+    api_key_object, _ = api_key
+    now = 1_800_001_830.0  # both processes count in the same hour
+    monkeypatch.setattr(rates, "clock", lambda: now)
+    monkeypatch.setattr(usage, "_next_move", float("inf"))  # this process moves only to read
+    for _ in range(3):
+        assert keyed_client.get("/api/v1/whoami/").status_code == 200
+    output = run_in_another_process(
+        f"""
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+import {rates.__name__} as rates
+import {usage.__name__} as usage
+from {APIKeyRateThrottle.__module__} import APIKeyRateThrottle
+from {type(api_key_object).__module__} import APIKey
+
+rates.clock = lambda: {now!r}
+usage._next_move = float("inf")  # counted, never moved there
+request = Request(APIRequestFactory().get("/api/v1/whoami/"))
+request.auth = APIKey(lookup_id={api_key_object.lookup_id!r})
+print([APIKeyRateThrottle().allow_request(request, None) for _ in range(4)])
+"""
+    )
+    assert output.strip() == "[True, True, True, True]"
+    hour = datetime.fromtimestamp(now // 3600 * 3600, UTC)
+    [counted] = usage.usage_of(api_key_object, hour, hour + timedelta(hours=1), "hour")
+    assert (counted["accepted"], counted["refused"]) == (7, 0)  # 3 here, 4 there: none lost
+    assert rates.take_tallies() == {}  # all moved
+
+
+def test_a_quota_is_shared_by_every_process(keyed_client, api_key, monkeypatch):
+    api_key_object, _ = api_key
+    api_key_object.quota = "5/day"
+    api_key_object.save()
+    now = 1_800_001_830.0
+    monkeypatch.setattr(rates, "clock", lambda: now)
+    output = run_in_another_process(
+        f"""
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+import {rates.__name__} as rates
+import {usage.__name__} as usage
+from {APIKeyRateThrottle.__module__} import APIKeyRateThrottle
+from {type(api_key_object).__module__} import APIKey
+
+rates.clock = lambda: {now!r}
+usage._next_move = float("inf")
+request = Request(APIRequestFactory().get("/api/v1/whoami/"))
+request.auth = APIKey(lookup_id={api_key_object.lookup_id!r}, quota="5/day")
+print([APIKeyRateThrottle().allow_request(request, None) for _ in range(3)])
+"""
+    )
+    assert output.strip() == "[True, True, True]"
+    statuses = [keyed_client.get("/api/v1/whoami/").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert keyed_client.get("/api/v1/whoami/").json()["error"]["code"] == "quota_exceeded"
+
+
+def test_throttle_quota_and_usage_share_the_one_round_trip(
+    keyed_client, api_key, redis_round_trips
+):
+    api_key_object, _ = api_key
+    api_key_object.quota = "1000/day"
+    api_key_object.save()
+    keyed_client.get("/api/v1/whoami/")  # the first request records first use and moves usage
+    redis_round_trips.clear()
+    response = keyed_client.get("/api/v1/whoami/")
+    assert response.status_code == 200
+    assert response["RateLimit"].startswith('"quota";r=998;')
+    assert len(redis_round_trips) == 1
+    [pipeline] = redis_round_trips
+    sent = b"".join(part if isinstance(part, bytes) else part.tobytes() for part in pipeline)
+    assert sent.count(b"INCR") == 3  # throttle, quota (INCR) and usage (HINCRBY)
+    assert b"HINCRBY" in sent

@@ -1,5 +1,5 @@
-"""OpenAPI postprocessing: every operation documents the error answers it can give, and
-`nullable` is spelled the OpenAPI 3.1 way."""
+"""OpenAPI postprocessing: every operation documents the error answers it can give and, where a
+key is counted, the RateLimit headers; `nullable` is spelled the OpenAPI 3.1 way."""
 
 from typing import Any
 
@@ -20,19 +20,41 @@ ERROR_SCHEMA = {
 }
 ERRORS = {
     "401": "No key, or a malformed, unknown, revoked or expired one.",
-    "403": "The key lacks a scope or a permission this operation requires.",
-    "429": "Too many requests with this key; retry after `Retry-After` seconds.",
+    "403": "The key lacks a scope or a permission this operation requires (`missing_scope`), "
+    "or may not be used from the client's address (`ip_not_allowed`).",
+    "429": "Too many requests with this key (`throttled`), or its quota for the period is used "
+    "up (`quota_exceeded`); retry after `Retry-After` seconds.",
     "503": "The service is unavailable; retry after `Retry-After` seconds.",
+}
+# The key's tighter limit, its rate or its quota (draft-ietf-httpapi-ratelimit-headers), on
+# every answer to a request the key's limits counted.
+RATELIMIT_HEADERS = {
+    "RateLimit-Policy": {
+        "description": 'The limit: `"throttle";q=1000;w=60` (1,000 requests a minute) or '
+        '`"quota";q=10000;w=2592000` (10,000 in this calendar month, 30 days long), in UTC.',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left of it: `"quota";r=9876;t=86400`, requests remaining and '
+        "seconds until the period ends.",
+        "schema": {"type": "string"},
+    },
 }
 # Where a request has a body, a serializer validates it: 400 with `fields` saying what is wrong.
 INVALID_BODY = {"400": "The request is not valid: `error.fields` names each field and why."}
 # CursorPagination answers 404 to a cursor it did not give out.
 UNKNOWN_CURSOR = {"404": "No such page: the `cursor` is not one this API gave out."}
+# Other query parameters are validated too, and a path's parameters name what may not exist.
+INVALID_QUERY = {"400": "A query parameter is not valid: `error.fields` names it and why."}
+NOT_FOUND = {"404": "Nothing this key may see answers to the path."}
 
 
 def document_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: add the shared error responses."""
-    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    components = result.setdefault("components", {})
+    components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    components.setdefault("headers", {}).update(RATELIMIT_HEADERS)
+    headers = {name: {"$ref": f"#/components/headers/{name}"} for name in RATELIMIT_HEADERS}
     reference = {"$ref": "#/components/schemas/Error"}
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
@@ -43,6 +65,10 @@ def document_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
             in_query = {param["name"] for param in parameters if param.get("in") == "query"}
             if "cursor" in in_query:
                 errors.update(UNKNOWN_CURSOR)
+            if in_query - {"cursor"}:
+                errors.update(INVALID_QUERY)
+            if any(param.get("in") == "path" for param in parameters):
+                errors.update(NOT_FOUND)
             if "requestBody" in operation:
                 errors.update(INVALID_BODY)
             for status, description in errors.items():
@@ -50,6 +76,10 @@ def document_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
                 operation["responses"].setdefault(
                     status, {"description": description, "content": content}
                 )
+            if any(operation.get("security", [])):
+                for status, response in operation["responses"].items():
+                    if status.startswith("2") or status == "429":
+                        response.setdefault("headers", {}).update(headers)
     return result
 
 

@@ -1,5 +1,6 @@
 """The sample API. Protected by the defaults in settings.REST_FRAMEWORK: an API key is required."""
 
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from django.conf import settings
@@ -20,6 +21,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..api_keys.models import APIKey
+from ..api_keys.permissions import request_key
+from ..api_keys.usage import usage_of
 from .exceptions import error_body
 
 
@@ -79,6 +82,105 @@ class APIKeyListView(ListAPIView):
     serializer_class = APIKeySerializer
     pagination_class = NewestFirst
     queryset = APIKey.objects.filter(revoked=False)
+
+
+class UsageQuerySerializer(serializers.Serializer):
+    """The period of a usage report: `since` to `until`, in UTC, each a date or a date and time
+    (rounded down to the hour or day)."""
+
+    by = serializers.ChoiceField(choices=["hour", "day"], default="day")
+    since = serializers.CharField(
+        required=False,
+        help_text="Start, e.g. 2026-11-01. Default: 30 days (by day) or 24 "
+        "hours (by hour) before `until`.",
+    )
+    until = serializers.CharField(
+        required=False,
+        help_text="End, excluded, e.g. 2026-12-01. Default: the end of the current day or hour.",
+    )
+    # How far a report may reach, in its own steps: 31 days by hour, 366 days by day.
+    most_steps = {"hour": 31 * 24, "day": 366}
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        by = attrs["by"]
+        step = timedelta(hours=1) if by == "hour" else timedelta(days=1)
+        now = self.floor(datetime.now(UTC), by)
+        until = self.moment(attrs, "until", by) or now + step
+        default_reach = timedelta(days=30) if by == "day" else timedelta(hours=24)
+        since = self.moment(attrs, "since", by) or until - default_reach
+        if since >= until:
+            raise serializers.ValidationError({"since": "`since` must come before `until`."})
+        if until - since > step * self.most_steps[by]:
+            reach = "31 days by hour" if by == "hour" else "366 days by day"
+            raise serializers.ValidationError({"since": f"A report covers at most {reach}."})
+        return {"by": by, "since": since, "until": until}
+
+    @staticmethod
+    def floor(moment: datetime, by: str) -> datetime:
+        moment = moment.replace(minute=0, second=0, microsecond=0)
+        return moment.replace(hour=0) if by == "day" else moment
+
+    def moment(self, attrs: dict[str, Any], name: str, by: str) -> datetime | None:
+        text = attrs.get(name)
+        if text is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                moment = datetime.combine(date.fromisoformat(text), datetime.min.time())
+            except ValueError:
+                raise serializers.ValidationError(
+                    {name: f"{text!r} is not a date or time: write e.g. 2026-11-01."}
+                ) from None
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return self.floor(moment, by)
+
+
+class UsageCountSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="The hour's or day's start, in UTC.")
+    accepted = serializers.IntegerField(help_text="Requests the key was accepted for.")
+    refused = serializers.IntegerField(
+        help_text="Requests refused with the key: a missing scope, an address not allowed, "
+        "an expired key, its rate or its quota."
+    )
+
+
+class UsageTotalsSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    refused = serializers.IntegerField()
+
+
+class UsageSerializer(serializers.Serializer):
+    lookup_id = serializers.CharField()
+    by = serializers.ChoiceField(choices=["hour", "day"])
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    totals = UsageTotalsSerializer()
+    counts = UsageCountSerializer(many=True)
+
+
+class APIKeyUsageView(GenericAPIView):
+    """GET: how many requests one of the caller's keys made, by hour or day, with the totals.
+    Needs the `keys:read` scope; a key sees its own usage only."""
+
+    required_scopes = ["keys:read"]
+    serializer_class = UsageSerializer
+
+    @extend_schema(parameters=[UsageQuerySerializer])
+    def get(self, request: Request, lookup_id: str) -> Response:
+        caller = request_key(request)
+        if caller is None or not isinstance(caller, APIKey) or caller.lookup_id != lookup_id:
+            raise NotFound("None of your API keys has this lookup id.")
+        query = UsageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        period = query.validated_data
+        counts = usage_of(caller, period["since"], period["until"], period["by"])
+        totals = {
+            outcome: sum(count[outcome] for count in counts) for outcome in ("accepted", "refused")
+        }
+        report = {"lookup_id": lookup_id, **period, "totals": totals, "counts": counts}
+        return Response(self.get_serializer(report).data)
 
 
 class HealthSerializer(serializers.Serializer):

@@ -1,6 +1,7 @@
 """Admin pages to create keys (the key is shown once, on the page that answers the form), view
 them, rotate them (the new key is shown the same way) and revoke them."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import django
@@ -8,9 +9,11 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.constants import LOOKUP_SEP
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -19,8 +22,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
 from .forms import APIKeyAdminForm, RotateForm
-from .models import EXPIRING_SOON, AbstractAPIKey, APIKey
+from .models import EXPIRING_SOON, AbstractAPIKey, APIKey, KeyUsage
 from .permissions import key_header
+from .usage import move_tallies, usage_of
 
 
 def _url_name(opts: Any, action: str) -> str:
@@ -78,6 +82,48 @@ class ExpiryListFilter(admin.SimpleListFilter):
         return queryset
 
 
+def usage_chart(days: list[dict[str, Any]], bar: int = 14, gap: int = 4) -> dict[str, Any]:
+    """The geometry of usage_chart.html: a bar per day, accepted below refused, scaled to the
+    busiest day, with a date under every seventh bar."""
+    left, top, plot_height = 48, 10, 120
+    baseline = top + plot_height
+    most = max((day["accepted"] + day["refused"] for day in days), default=0)
+    scale = plot_height / most if most else 0
+    drawn = []
+    for index, day in enumerate(days):
+        accepted_height = round(day["accepted"] * scale)
+        refused_height = round(day["refused"] * scale)
+        drawn.append(
+            {
+                **day,
+                "x": left + gap + index * (bar + gap),
+                "accepted_height": accepted_height,
+                "accepted_y": baseline - accepted_height,
+                "refused_height": refused_height,
+                "refused_y": baseline - accepted_height - refused_height,
+                "label": index % 7 == 0,
+            }
+        )
+    accepted = sum(day["accepted"] for day in days)
+    refused = sum(day["refused"] for day in days)
+    right = left + gap + len(days) * (bar + gap)
+    return {
+        "days": drawn,
+        "bar": bar,
+        "left": left,
+        "right": right,
+        "top": top,
+        "baseline": baseline,
+        "width": right + 40,
+        "height": baseline + 20,
+        "most": most,
+        "accepted": accepted,
+        "refused": refused,
+        "summary": f"{accepted} requests accepted and {refused} refused in {len(days)} days; "
+        f"the busiest day had {most}.",
+    }
+
+
 @admin.register(APIKey)
 class APIKeyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # no [] at run time
     """Admin for any key model; register a custom model with it or a subclass."""
@@ -89,25 +135,67 @@ class APIKeyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # no [] at 
         "created",
         "expiry_date",
         "last_used_at",
+        "_requests_7d",
         "_status",
     )
     list_filter = ("revoked", "created", ExpiryListFilter)
     search_fields: ClassVar[tuple[str, ...]] = ("name", "lookup_id")
-    readonly_fields = ("lookup_id", "created", "last_used_at", "_replaces", "_replaced_by")
+    readonly_fields = (
+        "lookup_id",
+        "created",
+        "last_used_at",
+        "_replaces",
+        "_replaced_by",
+        "_usage",
+    )
     form = APIKeyAdminForm
     actions = ("revoke_selected",)
     key_created_template = "api_keys/admin/key_created.html"
     rotate_template = "api_keys/admin/rotate.html"
     revoke_confirmation_template = "api_keys/admin/revoke_selected_confirmation.html"
     change_form_template = "api_keys/admin/change_form.html"
+    usage_chart_template = "api_keys/admin/usage_chart.html"
+    usage_chart_days = 30
 
     @admin.display(description="status")
     def _status(self, obj: AbstractAPIKey) -> str:
         return obj.status  # in words: a tick in a "revoked" column would read as "good"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        # Each key's successors, for its status, in one query for the whole page.
-        return super().get_queryset(request).prefetch_related("rotated_to")
+        # Each key's successors, for its status, in one query for the whole page; its requests
+        # of the last 7 days in the same query as the keys.
+        since = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=7)
+        requests = (
+            KeyUsage.objects.filter(key_model=self.model._meta.label_lower, hour__gte=since)
+            .filter(lookup_id=OuterRef("lookup_id"))
+            .values("lookup_id")
+            .annotate(total=Sum("accepted") + Sum("refused"))
+            .values("total")
+        )
+        requests_7d = Coalesce(Subquery(requests), Value(0), output_field=IntegerField())
+        keys: QuerySet[Any] = (
+            super()
+            .get_queryset(request)
+            .prefetch_related("rotated_to")
+            .annotate(requests_7d=requests_7d)
+        )
+        return keys
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        move_tallies()  # so that the last 7 days include the requests counted so far
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="requests, 7 days", ordering="requests_7d")
+    def _requests_7d(self, obj: AbstractAPIKey) -> int:
+        return getattr(obj, "requests_7d", 0)
+
+    @admin.display(description="usage")
+    def _usage(self, obj: AbstractAPIKey) -> str:
+        """The last 30 days' requests per day, as a chart (SVG drawn here, no script)."""
+        until = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        until += timedelta(days=1)
+        days = usage_of(obj, until - timedelta(days=self.usage_chart_days), until, "day")
+        return render_to_string(self.usage_chart_template, {"chart": usage_chart(days)})
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         """Refuse filters on a key's hash: Django answers 400 (DisallowedModelAdminLookup)."""
@@ -144,6 +232,7 @@ class APIKeyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # no [] at 
                 "last_used_at",
                 "_replaces",
                 "_replaced_by",
+                "_usage",
             )
             fields = [field for field in fields if field not in not_yet]
         return fields

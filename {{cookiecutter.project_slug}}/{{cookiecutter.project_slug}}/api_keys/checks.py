@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.checks import Error, register
 
 from .keys import LOOKUP_ID_LENGTHS, SECRET_LENGTHS, is_allowed_length
-from .rates import is_rate
+from .rates import is_quota, is_rate
 from .settings import DEFAULTS
 
 
@@ -47,6 +47,15 @@ RULES: dict[str, tuple[Callable[[Any], object], str]] = {
     "REFUSAL_RATE": (
         lambda v: v is None or is_rate(v),
         "None, or a rate such as '100/min'",
+    ),
+    "QUOTA": (
+        lambda v: v is None or is_quota(v),
+        "None, or a quota such as '10000/month', '500/day' (period: hour, day, week or month)",
+    ),
+    "USAGE": (lambda v: isinstance(v, bool), "True or False"),
+    "USAGE_FLUSH_INTERVAL": (
+        lambda v: _is_seconds(v) and 1 <= v <= 3600,
+        "a number of seconds from 1 to 3600",
     ),
 }
 

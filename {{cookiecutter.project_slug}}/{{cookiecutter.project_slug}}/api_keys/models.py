@@ -13,11 +13,12 @@ from django.db.models.manager import BaseManager
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from .addresses import normalize_networks, validate_networks
 from .keys import HASHED_KEY_MAX_LENGTH, LOOKUP_ID_MAX_LENGTH, KeyGenerator
 {%- if cookiecutter.from_djangorestframework_api_key == "yes" %}
 from .legacy import LegacyKeyGenerator
 {%- endif %}
-from .rates import validate_rate
+from .rates import validate_quota, validate_rate
 from .scopes import normalize_scopes
 from .settings import api_keys_settings
 from .verification import verify_key
@@ -170,6 +171,21 @@ class AbstractAPIKey(models.Model):
         validators=[validate_rate],
         help_text="Requests allowed, e.g. '100/min'. Empty: API_KEYS['THROTTLE_RATE'].",
     )
+    quota = models.CharField(
+        max_length=20,
+        blank=True,
+        validators=[validate_quota],
+        help_text="Requests allowed per calendar period in UTC, e.g. '10000/month' or '500/day'. "
+        "Empty: API_KEYS['QUOTA'].",
+    )
+    allowed_ips = models.JSONField(
+        "allowed IPs",
+        default=list,
+        blank=True,
+        validators=[validate_networks],
+        help_text="Networks the key may be used from, in CIDR form, e.g. "
+        '["203.0.113.0/24", "2001:db8::/32"]. Empty: anywhere.',
+    )
     last_used_at = models.DateTimeField("last used", null=True, blank=True, editable=False)
     rotated_from = models.ForeignKey(
         "self",
@@ -203,7 +219,7 @@ class AbstractAPIKey(models.Model):
         self._validate_irreversible(saved)
         if saved is None or "name" in saved:
             self._validate_name()
-        if saved is None or saved & {"scopes", "throttle_rate"}:
+        if saved is None or saved & {"scopes", "throttle_rate", "quota", "allowed_ips"}:
             self._validate_access()
         super().save(*args, update_fields=update_fields, **kwargs)
 
@@ -219,7 +235,8 @@ class AbstractAPIKey(models.Model):
                 raise ValidationError({"name": error.messages}) from None
 
     def _validate_access(self) -> None:
-        """Scopes and rate, however saved: a typo would otherwise fail only at request time."""
+        """Scopes, rate, quota and networks, however saved: a typo would otherwise fail only at
+        request time."""
         scopes = self.scopes
         listed = isinstance(scopes, list | tuple | set)
         if not listed or not all(isinstance(scope, str) for scope in scopes):
@@ -230,6 +247,12 @@ class AbstractAPIKey(models.Model):
             raise ValidationError({"scopes": str(error)}) from None
         if self.throttle_rate:
             validate_rate(self.throttle_rate)
+        if self.quota:
+            validate_quota(self.quota)
+        try:
+            self.allowed_ips = normalize_networks(self.allowed_ips)
+        except ValueError as error:
+            raise ValidationError({"allowed_ips": str(error)}) from None
 
     def _validate_irreversible(self, saved: set[str] | None) -> None:
         """Refuse to undo a revocation, or to move a rotated key's end later. Asks the database,
@@ -352,6 +375,29 @@ class AbstractAPIKey(models.Model):
                 self.expiry_date = ends
                 self.save(update_fields=["expiry_date"])
         return new_key, key
+
+
+class KeyUsage(models.Model):
+    """How many requests one key made in one hour (UTC), accepted and refused (usage.py).
+    Names the key by model and lookup id, not by a foreign key, so it outlives the key."""
+
+    key_model = models.CharField(max_length=100, help_text="The key's model, e.g. api_keys.apikey.")
+    lookup_id = models.CharField(max_length=LOOKUP_ID_MAX_LENGTH)
+    hour = models.DateTimeField(help_text="The hour's start, in UTC.")
+    accepted = models.BigIntegerField(default=0)
+    refused = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "API key usage"
+        verbose_name_plural = "API key usage"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key_model", "lookup_id", "hour"], name="%(app_label)s_one_count_an_hour"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lookup_id} {self.hour:%Y-%m-%d %H}:00 UTC"
 
 
 class APIKey(AbstractAPIKey):

@@ -18,9 +18,11 @@ from rest_framework.permissions import AND, NOT, OR, BasePermission
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from .addresses import address_allowed
 from .models import AbstractAPIKey, APIKey
 from .scopes import scopes_for_method
 from .settings import api_keys_settings
+from .usage import count_refused
 from .verification import TOO_MANY_ATTEMPTS, Verdict, verify_key
 
 __all__ = ["BaseHasAPIKey", "HasAPIKey", "KeyParser", "check_request", "request_key"]
@@ -92,30 +94,48 @@ def client_address(request: HttpRequest | Request) -> str:
     return _addresses.get_ident(request)  # type: ignore[arg-type]  # reads only request.META
 
 
+IP_NOT_ALLOWED: Verdict[Any] = Verdict(
+    "ip_not_allowed", "This API key may not be used from this address."
+)
+
+
 def check_request(
     request: HttpRequest | Request, model: type[AbstractAPIKey], key: str
 ) -> Verdict[AbstractAPIKey]:
-    """`verify_key` for a request, once per key model and key; the first key accepted is
-    recorded as used and becomes `request_key(request)`. Raises Throttled (429 with
-    Retry-After) where the request's address has used up a cap on costly checks."""
+    """`verify_key` for a request, once per key model and key, then the key's `allowed_ips`
+    (addresses.py; no query: the networks are in the key's row). The first key accepted is
+    recorded as used and becomes `request_key(request)`; a refused key that was found is
+    counted as refused in its usage. Raises Throttled (429 with Retry-After) where the
+    request's address has used up a cap on costly checks, and PermissionDenied (403
+    `ip_not_allowed`) for a good key used from an address it may not be used from."""
     attributes = _django_request(request).__dict__
     verdicts = attributes.setdefault("_api_key_verdicts", {})
     verdict: Verdict[AbstractAPIKey] | None = verdicts.get((model, key))
     if verdict is None:
-        verdict = verify_key(model.objects, key, client_address(request))
+        address = client_address(request)
+        verdict = verify_key(model.objects, key, address)
+        api_key = verdict.api_key
+        allowed_ips = api_key.allowed_ips if verdict.accepted and api_key else None
+        if allowed_ips and not address_allowed(address, allowed_ips):
+            verdict = IP_NOT_ALLOWED._replace(api_key=api_key)
         verdicts[(model, key)] = verdict
-        if verdict.accepted and verdict.api_key is not None and "_api_key" not in attributes:
-            attributes["_api_key"] = verdict.api_key
-            model.objects.record_use(verdict.api_key)
+        if verdict.accepted and api_key is not None and "_api_key" not in attributes:
+            attributes["_api_key"] = api_key
+            model.objects.record_use(api_key)
+        elif api_key is not None:
+            count_refused(api_key)
     raise_if_retry_later(verdict)
     return verdict
 
 
 def raise_if_retry_later(verdict: Verdict[Any]) -> None:
     """Throttled (429 with Retry-After) for a verdict that says the client must wait, rather than
-    a 401 that would read as a bad key."""
+    a 401 that would read as a bad key; PermissionDenied (403) for a good key used from an
+    address it is not allowed from."""
     if verdict.code == TOO_MANY_ATTEMPTS:
         raise Throttled(wait=math.ceil(verdict.retry_after or 1))
+    if verdict.code == IP_NOT_ALLOWED.code:
+        raise PermissionDenied(verdict.message, code=verdict.code)
 
 
 def request_key(request: HttpRequest | Request) -> AbstractAPIKey | None:
@@ -129,6 +149,15 @@ def request_key(request: HttpRequest | Request) -> AbstractAPIKey | None:
     return api_key
 
 
+def presented_key(request: HttpRequest | Request) -> AbstractAPIKey | None:
+    """The key the request was accepted with or, failing that, the stored key a refused one
+    matched (expired, or used from an address it is not allowed from); for logs."""
+    if (api_key := request_key(request)) is not None:
+        return api_key
+    verdicts = _django_request(request).__dict__.get("_api_key_verdicts", {})
+    return next((found.api_key for found in verdicts.values() if found.api_key), None)
+
+
 def check_scopes(api_key: AbstractAPIKey, view: Any, method: str) -> None:
     """Raise PermissionDenied (403 `missing_scope`) unless the key holds every scope the view's
     `required_scopes` asks of `method` (scopes.py: a list, or a dict by method)."""
@@ -138,6 +167,7 @@ def check_scopes(api_key: AbstractAPIKey, view: Any, method: str) -> None:
             return  # a method the view does not handle: DRF answers 405
         raise PermissionDenied(f"No API key may use {method} here.", code="missing_scope")
     if missing := sorted(set(required).difference(api_key.scopes)):
+        count_refused(api_key)
         # Raised rather than returned: DRF would answer a refusal of `A | B` with no message.
         raise PermissionDenied(
             f"This API key lacks the scope(s): {', '.join(missing)}.", code="missing_scope"

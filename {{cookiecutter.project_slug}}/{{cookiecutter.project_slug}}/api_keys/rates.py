@@ -1,15 +1,18 @@
-"""Rates, and the one counter behind every limit of the app.
+"""Rates and quotas, and the one counter behind every limit of the app and its usage counts.
 
 A rate is written as DRF writes throttle rates, `<requests>/<period>`: "1000/min", "50/s",
-"10000/day" (the period's first letter counts: s, m, h or d). Every limit counts hits in fixed
-windows, each clock minute for "100/min", with `count_hits`: one atomic counter per window in
-the Django cache, so processes that share the cache (Redis) share the count.
+"10000/day" (the period's first letter counts: s, m, h or d), and is counted in fixed windows,
+each clock minute for "100/min". A quota, `<requests>/<hour|day|week|month>` ("10000/month"),
+is counted in calendar periods in UTC: a month runs from the 1st at 00:00 UTC, a week from
+Monday. Both count with `count_hits`: one atomic counter per window in the Django cache, so
+processes that share the cache (Redis) share the count.
 
-On Redis, every counter of one call is counted in one round trip (a pipeline of `SET NX` and
-`INCR` per counter, on the cache's own client), so a request pays one round trip whatever it
-counts. Other caches (local memory: per process) count with `add` and `incr`, each atomic.
-If the cache fails, nothing is counted: the caller lets the request through, and a warning is
-logged at most once a minute.
+`count_hits` also adds one to a usage tally (usage.py moves tallies to the database), in the
+same call. On Redis everything of one call is counted in one round trip (a pipeline of `SET NX`
+and `INCR` per counter and `HINCRBY` on one hash of tallies, on the cache's own client), so a
+request pays one round trip whatever it counts. Other caches (local memory: per process) count
+with `add` and `incr`, each atomic. If the cache fails, nothing is counted: the caller lets the
+request through, and a warning is logged at most once a minute.
 """
 
 import logging
@@ -17,8 +20,11 @@ import math
 import re
 import threading
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
@@ -28,6 +34,8 @@ from django.core.exceptions import ValidationError
 RATE = re.compile(r"(\d+)/(s|sec|second|m|min|minute|h|hour|d|day)")
 RATE_EXAMPLES = "'100/min', '50/s' or '10000/day' (period: s, min, hour or day)"
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+QUOTA = re.compile(r"(\d+)/(hour|day|week|month)")
+QUOTA_EXAMPLES = "'10000/month', '500/day' or '50/hour' (period: hour, day, week or month)"
 
 logger = logging.getLogger("api_keys")
 
@@ -53,6 +61,37 @@ def validate_rate(value: str) -> None:
         )
 
 
+def is_quota(value: object) -> bool:
+    """Whether `value` is a quota this module reads."""
+    return isinstance(value, str) and QUOTA.fullmatch(value) is not None
+
+
+def validate_quota(value: str) -> None:
+    """Refuse, as a model field validator does, a quota this module could not read."""
+    if not is_quota(value):
+        raise ValidationError(
+            "%(value)r is not a quota. Write requests/period, e.g. " + QUOTA_EXAMPLES + ".",
+            code="invalid",
+            params={"value": value},
+        )
+
+
+def period_bounds(period: str, now: float) -> tuple[datetime, datetime]:
+    """The calendar period (hour, day, week or month, in UTC) that `now` falls in."""
+    moment = datetime.fromtimestamp(now, UTC)
+    if period == "hour":
+        start = moment.replace(minute=0, second=0, microsecond=0)
+        return start, start + timedelta(hours=1)
+    start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "day":
+        return start, start + timedelta(days=1)
+    if period == "week":
+        start -= timedelta(days=start.weekday())
+        return start, start + timedelta(weeks=1)
+    start = start.replace(day=1)
+    return start, (start + timedelta(days=32)).replace(day=1)
+
+
 def clock() -> float:
     """The time windows are counted by (tests move it)."""
     return time.time()
@@ -64,32 +103,103 @@ class Window:
 
     name: str
     limit: int
-    ends: float  # time.time() at which the window closes
+    starts: float  # time.time() at which the window opened
+    ends: float  # and closes
 
     @classmethod
     def of(cls, counter: str, rate: str) -> "Window":
         """The window of `rate` that now falls in, for the counter named `counter`."""
         limit, period = parse_rate(rate)
         index = int(clock() // period)
-        return cls(f"api_keys:{counter}:{period}:{index}", limit, (index + 1) * period)
+        name = f"api_keys:{counter}:{period}:{index}"
+        return cls(name, limit, index * period, (index + 1) * period)
+
+    @classmethod
+    def of_quota(cls, counter: str, quota: str) -> "Window":
+        """The calendar period of `quota` that now falls in, for the counter named `counter`."""
+        limit, _, period = quota.partition("/")
+        start, end = period_bounds(period, clock())
+        name = f"api_keys:{counter}:{period}:{start:%Y%m%d%H}"
+        return cls(name, int(limit), start.timestamp(), end.timestamp())
 
     def seconds_left(self) -> float:
         return max(0.0, self.ends - clock())
 
 
-def count_hits(windows: Sequence[Window]) -> list[int] | None:
-    """Count one hit in each window; the counts so far, or None if the cache failed."""
+# Usage tallies not yet moved to the database: on Redis, fields of one hash; elsewhere, cache
+# counters named `api_keys:usage:<field>`, which this process remembers the names of.
+TALLIES = "api_keys:usage"
+TALLY_TIMEOUT = 7 * 86400  # a tally nobody moves in a week is dropped by the cache
+_tally_names: set[str] = set()
+_tally_names_lock = threading.Lock()
+
+
+def count_hits(windows: Sequence[Window], tally: str | None = None) -> list[int] | None:
+    """Count one hit in each window, and one in `tally` if given; the windows' counts so far,
+    or None if the cache failed."""
     # A counter outlives its window by a second, so it cannot expire between its two commands.
     timeouts = [math.ceil(window.seconds_left()) + 1 for window in windows]
     cache = caches["default"]
     try:
         if isinstance(cache, RedisCache):
-            return _count_on_redis(cache, windows, timeouts)
+            return _count_on_redis(cache, windows, timeouts, tally)
         counted = zip(windows, timeouts, strict=True)
-        return [_count_here(cache, window.name, timeout) for window, timeout in counted]
+        counts = [_count_here(cache, window.name, timeout) for window, timeout in counted]
+        if tally is not None:
+            _tally_here(cache, {tally: 1})
     except Exception as error:  # noqa: BLE001  the cache is down: serve, not fail every request
         warn_cache_unavailable(error)
         return None
+    return counts
+
+
+def change_tallies(changes: Mapping[str, int], uncount: Sequence[Window] = ()) -> None:
+    """Add to usage tallies (a negative number subtracts), and take back one hit from each
+    window of `uncount`: one round trip on Redis. A failed cache is logged, not raised."""
+    cache = caches["default"]
+    try:
+        if isinstance(cache, RedisCache):
+            pipeline = _redis_client(cache).pipeline(transaction=False)
+            tallies = cache.make_key(TALLIES)
+            for field, amount in changes.items():
+                pipeline.hincrby(tallies, field, amount)
+            pipeline.expire(tallies, TALLY_TIMEOUT)
+            for window in uncount:
+                pipeline.decr(cache.make_key(window.name))
+            pipeline.execute()
+            return
+        _tally_here(cache, changes)
+        for window in uncount:
+            cache.decr(window.name)
+    except Exception as error:  # noqa: BLE001  as in count_hits
+        warn_cache_unavailable(error)
+
+
+def take_tallies() -> dict[str, int]:
+    """Take every usage tally out of the cache, at once on Redis (a tally counted while this
+    runs is left for the next call); {} if the cache failed."""
+    cache = caches["default"]
+    try:
+        if isinstance(cache, RedisCache):
+            tallies = cache.make_key(TALLIES)
+            taken = f"{tallies}:taken:{uuid.uuid4().hex}"
+            pipeline = _redis_client(cache).pipeline(transaction=True)
+            pipeline.rename(tallies, taken).hgetall(taken).delete(taken)
+            _, fields, _ = pipeline.execute(raise_on_error=False)  # no tallies: RENAME fails
+            return {field.decode(): int(amount) for field, amount in fields.items()}
+        with _tally_names_lock:
+            names = list(_tally_names)
+            _tally_names.clear()
+        taken_here = {}
+        for name in names:
+            amount = int(cache.get(f"{TALLIES}:{name}") or 0)
+            if amount:
+                cache.incr(f"{TALLIES}:{name}", -amount)  # what was counted since stays
+                taken_here[name] = amount
+    except Exception as error:  # noqa: BLE001  as in count_hits
+        warn_cache_unavailable(error)
+        return {}
+    return taken_here
 
 
 # This thread's Redis client, kept with the cache it came from (Django makes a cache per thread,
@@ -98,16 +208,25 @@ def count_hits(windows: Sequence[Window]) -> list[int] | None:
 _thread = threading.local()
 
 
-def _count_on_redis(redis: RedisCache, windows: Sequence[Window], timeouts: list[int]) -> list[int]:
+def _redis_client(redis: RedisCache) -> Any:
     if getattr(_thread, "cache", None) is not redis:
         # Django's RedisCache has no pipeline of its own: its client (a private attribute) has.
         _thread.cache, _thread.client = redis, redis._cache.get_client(write=True)
-    pipeline = _thread.client.pipeline(transaction=False)
+    return _thread.client
+
+
+def _count_on_redis(
+    redis: RedisCache, windows: Sequence[Window], timeouts: list[int], tally: str | None
+) -> list[int]:
+    pipeline = _redis_client(redis).pipeline(transaction=False)
     for window, timeout in zip(windows, timeouts, strict=True):
         name = redis.make_key(window.name)
         pipeline.set(name, 0, ex=timeout, nx=True)  # Django's cache reads the count as an int
         pipeline.incr(name)
-    return [int(count) for count in pipeline.execute()[1::2]]
+    if tally is not None:
+        tallies = redis.make_key(TALLIES)
+        pipeline.hincrby(tallies, tally, 1).expire(tallies, TALLY_TIMEOUT)
+    return [int(count) for count in pipeline.execute()[1 : 2 * len(windows) : 2]]
 
 
 def _count_here(cache: BaseCache, name: str, timeout: int) -> int:
@@ -117,6 +236,15 @@ def _count_here(cache: BaseCache, name: str, timeout: int) -> int:
     except ValueError:  # evicted from a full cache in between
         cache.set(name, 1, timeout)
         return 1
+
+
+def _tally_here(cache: BaseCache, changes: Mapping[str, int]) -> None:
+    for field, amount in changes.items():
+        name = f"{TALLIES}:{field}"
+        cache.add(name, 0, TALLY_TIMEOUT)
+        cache.incr(name, amount)
+        with _tally_names_lock:
+            _tally_names.add(field)
 
 
 _last_warning = 0.0

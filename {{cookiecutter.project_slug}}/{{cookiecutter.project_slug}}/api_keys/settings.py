@@ -34,6 +34,14 @@ DEFAULTS: dict[str, Any] = {
     # Refused keys (malformed, unknown, revoked, expired) allowed per client address; past it
     # the address gets 429 until the period ends. None: no limit. See throttling.RefusalLimit.
     "REFUSAL_RATE": "100/min",
+    # Requests per key per calendar period in UTC, "10000/month", "500/day": past it, 429
+    # `quota_exceeded` until the period ends. None: no quota. A key's own `quota` overrides it.
+    "QUOTA": None,
+    # Count each key's requests per hour (usage.py), accepted and refused apart.
+    "USAGE": True,
+    # Seconds between two moves of the counts from the cache to the database (at most; a move
+    # also happens when an hour closes). A crash loses at most the counts of one move.
+    "USAGE_FLUSH_INTERVAL": 60,
 }
 
 
@@ -48,6 +56,9 @@ class APIKeySettings:
     last_used_interval: float
     compiled_lookup: bool
     refusal_rate: str | None
+    quota: str | None
+    usage: bool
+    usage_flush_interval: float
 
 
 @cache

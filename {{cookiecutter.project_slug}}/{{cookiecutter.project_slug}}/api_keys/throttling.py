@@ -1,27 +1,58 @@
-"""Rate limits: per API key (`APIKeyRateThrottle`), and of refused keys per client address
-(`RefusalThrottle`, used by the authentication class). Both count with rates.count_hits."""
+"""Limits: per API key, its rate and its quota, counted with its usage (`APIKeyRateThrottle`);
+and of refused keys per client address (`RefusalThrottle`, used by the authentication class).
+All count with rates.count_hits."""
 
 import math
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from .permissions import client_address, request_key
-from .rates import Window, count_hits
+from .rates import Window, change_tallies, count_hits
 from .settings import api_keys_settings
+from .usage import ACCEPTED, move_if_due, refused_instead, tally
+
+
+class Limit(NamedTuple):
+    """One limit a request was counted against, as the RateLimit headers describe it."""
+
+    policy: str  # "throttle" or "quota"
+    window: Window
+    hits: int  # requests counted in the window so far, this one included
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.window.limit - self.hits)
+
+    def headers(self) -> dict[str, str]:
+        """RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers)."""
+        name, reset = f'"{self.policy}"', math.ceil(self.window.seconds_left())
+        seconds = round(self.window.ends - self.window.starts)
+        return {
+            "RateLimit-Policy": f"{name};q={self.window.limit};w={seconds}",
+            "RateLimit": f"{name};r={self.remaining};t={reset}",
+        }
 
 
 class APIKeyRateThrottle(BaseThrottle):
-    """Allows each key its `throttle_rate`, or API_KEYS["THROTTLE_RATE"] when that is empty.
+    """Allows each key its `throttle_rate` (API_KEYS["THROTTLE_RATE"] when that is empty) and
+    its `quota` (API_KEYS["QUOTA"]), and counts its usage (usage.py): all three in one call to
+    the cache, one round trip on Redis.
 
-    Requests are counted per key (its model and lookup id), never per IP address, in fixed
-    windows (each clock minute for "1000/min"), so processes that share the cache (Redis) share
-    the count. The key is the one the request was accepted with, whichever key model or parser
-    the view uses; a request whose key nobody verified is not throttled here: knowing a lookup
-    id is not enough to use up that client's requests. If the cache fails, requests are let
-    through (and a warning is logged).
+    Requests are counted per key (its model and lookup id), never per IP address: the rate in
+    fixed windows (each clock minute for "1000/min"), the quota in calendar periods in UTC, so
+    processes that share the cache (Redis) share the count. Past its rate a key gets 429
+    `throttled`, past its quota 429 `quota_exceeded`, both with Retry-After; every answer to a
+    counted request carries the RateLimit-Policy and RateLimit headers of the tighter limit.
+    A request refused by the rate does not use up the quota.
+
+    The key is the one the request was accepted with, whichever key model or parser the view
+    uses; a request whose key nobody verified is not counted here: knowing a lookup id is not
+    enough to use up that client's requests. If the cache fails, requests are let through (and
+    a warning is logged).
     """
 
     window: Window | None = None
@@ -34,16 +65,56 @@ class APIKeyRateThrottle(BaseThrottle):
         api_key = request_key(request)
         if api_key is None:
             return True
-        rate = api_key.throttle_rate or self.get_rate()
-        if rate is None:
+        options = api_keys_settings()
+        counter = f"{api_key._meta.label_lower}:{api_key.lookup_id}"
+        limits: list[tuple[str, Window]] = []
+        if rate := api_key.throttle_rate or self.get_rate():
+            self.window = Window.of(f"throttle:{counter}", rate)
+            limits.append(("throttle", self.window))
+        if quota := api_key.quota or options.quota:
+            limits.append(("quota", Window.of_quota(f"quota:{counter}", quota)))
+        accepted = tally(api_key, ACCEPTED) if options.usage else None
+        if not limits and accepted is None:
             return True
-        self.window = Window.of(f"throttle:{api_key._meta.label_lower}:{api_key.lookup_id}", rate)
-        counts = count_hits([self.window])
-        return counts is None or counts[0] <= self.window.limit
+        counts = count_hits([window for _, window in limits], accepted)
+        if accepted is not None:
+            move_if_due()
+        if counts is None:
+            return True
+        counted = [
+            Limit(policy, window, count)
+            for (policy, window), count in zip(limits, counts, strict=True)
+        ]
+        headers = getattr(view, "headers", None)  # DRF sends them with the answer, a refusal too
+        if counted and isinstance(headers, dict):
+            tightest = min(counted, key=lambda limit: (limit.remaining, -limit.window.ends))
+            headers.update(tightest.headers())
+        over = {limit.policy: limit for limit in counted if limit.hits > limit.window.limit}
+        if not over:
+            return True
+        # Refused: counted as such, and a refusal by the rate gives its quota hit back.
+        quota_hit = [limit.window for limit in counted if limit.policy == "quota"]
+        change_tallies(
+            refused_instead(accepted) if accepted else {},
+            uncount=quota_hit if "quota" not in over else [],
+        )
+        if "quota" in over:
+            raise quota_exceeded(over["quota"])
+        return False
 
     def wait(self) -> float | None:
         """Seconds until the current window ends (sent as Retry-After)."""
         return None if self.window is None else self.window.seconds_left()
+
+
+def quota_exceeded(limit: Limit) -> Throttled:
+    ends = datetime.fromtimestamp(limit.window.ends, UTC)
+    message = (
+        f"This API key has used its quota of {limit.window.limit} requests; "
+        f"it renews at {ends:%Y-%m-%d %H:%M} UTC."
+    )
+    wait = math.ceil(limit.window.seconds_left())
+    return Throttled(wait=wait, detail=message, code="quota_exceeded")
 
 
 class RefusalThrottle:

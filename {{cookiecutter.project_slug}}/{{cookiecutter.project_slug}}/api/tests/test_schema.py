@@ -104,6 +104,32 @@ def test_protected_operations_require_the_key_with_their_scopes(schema):
     assert {"200", "401", "403", "429", "503"} <= set(responses)
 
 
+def test_counted_answers_document_the_ratelimit_headers(schema):
+    responses = schema["paths"]["/api/v1/whoami/"]["get"]["responses"]
+    for status in ("200", "429"):
+        assert responses[status]["headers"] == {
+            "RateLimit-Policy": {"$ref": "#/components/headers/RateLimit-Policy"},
+            "RateLimit": {"$ref": "#/components/headers/RateLimit"},
+        }
+    assert "headers" not in responses["401"]
+    assert set(schema["components"]["headers"]) == {"RateLimit-Policy", "RateLimit"}
+    assert "quota_exceeded" in responses["429"]["description"]
+    assert "ip_not_allowed" in responses["403"]["description"]
+    healthz = schema["paths"]["/healthz/"]["get"]["responses"]["200"]
+    assert "headers" not in healthz
+
+
+def test_the_usage_report_is_described(schema):
+    operation = schema["paths"]["/api/v1/keys/{lookup_id}/usage/"]["get"]
+    assert operation["security"] == [{"ApiKeyAuth": ["keys:read"]}]
+    query = {param["name"] for param in operation["parameters"] if param["in"] == "query"}
+    assert query == {"by", "since", "until"}
+    assert {"200", "400", "401", "403", "404", "429"} <= set(operation["responses"])
+    report = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    fields = schema["components"]["schemas"][report["$ref"].rsplit("/", 1)[1]]["properties"]
+    assert set(fields) == {"lookup_id", "by", "since", "until", "totals", "counts"}
+
+
 def test_open_operations_require_nothing(schema):
     healthz = schema["paths"]["/healthz/"]["get"]
     assert healthz.get("security", [{}]) == [{}]

@@ -12,7 +12,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from ..addresses import parse_network
 from ..models import AbstractAPIKey
+from ..rates import QUOTA_EXAMPLES, is_quota
 
 DEFAULT_MODEL = "api_keys.APIKey"
 
@@ -37,6 +39,40 @@ def get_key_model(label: str) -> type[AbstractAPIKey]:
             "AbstractAPIKey)."
         )
     return model
+
+
+def add_limit_arguments(parser: argparse.ArgumentParser, keys: str = "the key") -> None:
+    """--quota and --allowed-ip, as createapikey and importapikeys take them."""
+    parser.add_argument(
+        "--quota",
+        type=quota_argument,
+        metavar="QUOTA",
+        help=f"requests {keys} may make per calendar period in UTC, e.g. 10000/month; default: "
+        "API_KEYS['QUOTA']",
+    )
+    parser.add_argument(
+        "--allowed-ip",
+        action="append",
+        dest="allowed_ips",
+        type=network_argument,
+        default=[],
+        metavar="NETWORK",
+        help=f"a network {keys} may be used from, in CIDR form (203.0.113.0/24, 2001:db8::/32); "
+        "repeat for more; default: anywhere",
+    )
+
+
+def quota_argument(value: str) -> str:
+    if not is_quota(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a quota: write e.g. {QUOTA_EXAMPLES}")
+    return value
+
+
+def network_argument(value: str) -> str:
+    try:
+        return str(parse_network(value))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def printable(text: object) -> str:

@@ -2,7 +2,7 @@
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from io import StringIO
 
 import pytest
@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ..admin import APIKeyModelAdmin
-from ..models import APIKey
+from ..models import APIKey, KeyUsage
 
 pytestmark = pytest.mark.django_db
 ADD_URL = reverse("admin:api_keys_apikey_add")
@@ -538,3 +538,91 @@ def test_keys_whose_stored_scopes_break_today_s_rules_are_still_revoked(admin_cl
     third.refresh_from_db()
     third.revoke()
     assert APIKey.objects.get(pk=third.pk).revoked
+
+
+def test_a_key_s_page_draws_its_last_30_days_of_use(admin_client):
+    api_key, _ = APIKey.objects.create_key(name="partner")
+    today = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    for days_ago, accepted, refused in ((0, 40, 2), (3, 10, 0), (45, 999, 0)):
+        KeyUsage.objects.create(
+            key_model="api_keys.apikey",
+            lookup_id=api_key.lookup_id,
+            hour=today - timedelta(days=days_ago) + timedelta(hours=5),
+            accepted=accepted,
+            refused=refused,
+        )
+    page = admin_client.get(reverse("admin:api_keys_apikey_change", args=[api_key.pk]))
+    html = page.content.decode()
+    assert "<svg" in html
+    assert "<script" not in html.split('class="api-key-usage"')[1].split("</figure>")[0]
+    assert "Requests per day, last 30 days" in html
+    assert "50 requests accepted and 2 refused in 30 days; the busiest day had 42." in html
+    assert f"{today:%Y-%m-%d}: 40 accepted, 2 refused" in html  # each bar's own title
+    assert f"<td>{(today - timedelta(days=3)):%Y-%m-%d}</td><td>10</td><td>0</td>" in html
+    assert "refused (hatched): 2" in html  # told apart by a pattern, not a colour alone
+
+
+def test_the_list_shows_and_sorts_by_each_key_s_last_7_days(admin_client):
+    busy, _ = APIKey.objects.create_key(name="busy")
+    quiet, _ = APIKey.objects.create_key(name="quiet")
+    now = timezone.now().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    for api_key, hours_ago, accepted in (
+        (busy, 1, 30),
+        (busy, 24, 5),
+        (quiet, 2, 3),
+        (quiet, 200, 50),
+    ):
+        KeyUsage.objects.create(
+            key_model="api_keys.apikey",
+            lookup_id=api_key.lookup_id,
+            hour=now - timedelta(hours=hours_ago),
+            accepted=accepted,
+        )
+    page = admin_client.get(LIST_URL)
+    html = page.content.decode()
+    assert "Requests, 7 days" in html
+    rows = {row.name: row.requests_7d for row in page.context["cl"].result_list}
+    assert rows == {"busy": 35, "quiet": 3}
+    index = list(APIKeyModelAdmin.list_display).index("_requests_7d") + 1
+    ascending = admin_client.get(LIST_URL, {"o": str(index)})
+    assert [row.name for row in ascending.context["cl"].result_list] == ["quiet", "busy"]
+
+
+def test_the_admin_sets_a_quota_and_networks_one_per_line(admin_client, api_client):
+    response = admin_client.post(
+        ADD_URL,
+        {
+            "name": "pinned",
+            "quota": "500/day",
+            "allowed_ips": "203.0.113.0/24\n2001:DB8::/32\n",
+            "expiry_date_0": "",
+            "expiry_date_1": "",
+        },
+    )
+    assert response.status_code == 200, response.content
+    api_key = APIKey.objects.get(name="pinned")
+    assert (api_key.quota, api_key.allowed_ips) == ("500/day", ["203.0.113.0/24", "2001:db8::/32"])
+    page = admin_client.get(reverse("admin:api_keys_apikey_change", args=[api_key.pk]))
+    assert "203.0.113.0/24\n2001:db8::/32</textarea>" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "allowed_ips",
+            "10.1.2.3/8",
+            "&#x27;10.1.2.3/8&#x27; has host bits set: did you mean 10.0.0.0/8?",
+        ),
+        ("allowed_ips", "office", "&#x27;office&#x27; is not a network"),
+        ("quota", "500/fortnight", "&#x27;500/fortnight&#x27; is not a quota."),
+    ],
+)
+def test_the_admin_refuses_a_bad_quota_or_network_with_one_sentence(
+    admin_client, field, value, message
+):
+    form = {"name": "pinned", "expiry_date_0": "", "expiry_date_1": "", field: value}
+    response = admin_client.post(ADD_URL, form)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not APIKey.objects.exists()

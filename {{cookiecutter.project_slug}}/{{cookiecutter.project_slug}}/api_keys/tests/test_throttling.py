@@ -108,9 +108,10 @@ def test_the_cache_entry_is_named_by_lookup_id_and_holds_no_secret(
     names: list[str] = []
     count_hits = rates.count_hits
 
-    def recording(windows):
+    def recording(windows, tally=None):
         names.extend(window.name for window in windows)
-        return count_hits(windows)
+        names.append(tally)
+        return count_hits(windows, tally)
 
     monkeypatch.setattr(throttling, "count_hits", recording)
     assert keyed_client.get(WHOAMI).status_code == 200

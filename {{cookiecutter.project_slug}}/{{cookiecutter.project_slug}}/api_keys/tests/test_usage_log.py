@@ -40,17 +40,39 @@ def test_an_api_request_is_logged_with_the_key_s_lookup_id_and_name(
     assert record.duration_ms >= 0
 
 
-@pytest.mark.parametrize("authorization", [None, "Api-Key not-a-key", "Bearer abc"])
-def test_a_request_without_a_valid_key_is_logged_with_dashes(
-    api_client, usage_records, authorization
+@pytest.mark.parametrize(
+    ("authorization", "error"),
+    [
+        (None, "not_authenticated"),
+        ("Api-Key not-a-key", "malformed_api_key"),
+        ("Bearer abc", "not_authenticated"),
+    ],
+)
+def test_a_request_without_a_valid_key_is_logged_with_dashes_and_the_error(
+    api_client, usage_records, authorization, error
 ):
     if authorization:
         api_client.credentials(HTTP_AUTHORIZATION=authorization)
     assert api_client.get(WHOAMI).status_code == 401
     [record] = usage_records()
-    assert record.getMessage().endswith(" key=- name=-")
+    assert record.getMessage().endswith(f" key=- name=- error={error}")
     assert record.getMessage().startswith("GET /api/v1/whoami/ 401 ")
     assert (record.status, record.lookup_id, record.key_name) == (401, "-", "-")
+    assert record.error == error
+
+
+def test_a_key_refused_from_an_address_is_logged_with_its_lookup_id_never_the_key(
+    api_client, usage_records
+):
+    api_key, key = APIKey.objects.create_key(name="pinned", allowed_ips=["203.0.113.0/24"])
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    assert api_client.get(WHOAMI, REMOTE_ADDR="198.51.100.7").status_code == 403
+    [record] = usage_records()
+    assert record.getMessage().endswith(
+        f' key={api_key.lookup_id} name="pinned" error=ip_not_allowed'
+    )
+    assert key not in repr(vars(record))
+    assert key.split("_")[2][:32] not in repr(vars(record))
 
 
 def test_a_refused_request_is_logged_once(api_client, caplog):

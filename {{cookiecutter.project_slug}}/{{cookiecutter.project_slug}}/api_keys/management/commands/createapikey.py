@@ -8,11 +8,11 @@ from django.db import models
 
 from ...models import validate_printable
 from ...scopes import SCOPE_RULE, normalize_scopes
-from ..base import KeyCommand, expiry_text, printable
+from ..base import KeyCommand, add_limit_arguments, expiry_text, printable
 from ..durations import parse_expiry
 
 # Fields that have options of their own, or that no new key may set.
-NOT_SET_WITH_FIELD = ("name", "expiry_date", "scopes", "revoked")
+NOT_SET_WITH_FIELD = ("name", "expiry_date", "scopes", "revoked", "quota", "allowed_ips")
 
 
 def parse_field(value: str) -> tuple[str, str]:
@@ -46,6 +46,7 @@ class Command(KeyCommand):
             metavar="SCOPE",
             help=f"a scope the key is granted; repeat for more ({SCOPE_RULE})",
         )
+        add_limit_arguments(parser)
         parser.add_argument(
             "--field",
             action="append",
@@ -64,6 +65,8 @@ class Command(KeyCommand):
         expires: datetime | None,
         scopes: list[str],
         fields: list[tuple[str, str]],
+        quota: str | None,
+        allowed_ips: list[str],
         **options: Any,
     ) -> None:
         name = name.strip()
@@ -79,15 +82,22 @@ class Command(KeyCommand):
         except ValueError as error:
             raise CommandError(f"--scope: {error}") from None
         values = {"name": name, "expiry_date": expires, "scopes": scopes}
+        values |= {"quota": quota or "", "allowed_ips": allowed_ips}
         values.update(self.clean_fields(dict(self.read_fields(fields)), values))
         try:
             api_key, key = self.model.objects.create_key(**values)
         except ValidationError as error:
             raise CommandError(f"The key was not created: {' '.join(error.messages)}") from None
+        limits = "".join(
+            [
+                f", quota {api_key.quota}" if api_key.quota else "",
+                f", from {' '.join(api_key.allowed_ips)} only" if api_key.allowed_ips else "",
+            ]
+        )
         expiry = expiry_text(api_key.expiry_date)
         self.stderr.write(
             f'Created API key "{printable(api_key.name)}" (lookup id {api_key.lookup_id}, '
-            f"scopes: {printable(' '.join(scopes)) or 'none'}, {expiry}). "
+            f"scopes: {printable(' '.join(scopes)) or 'none'}{limits}, {expiry}). "
             "Store it now: it cannot be shown again."
         )
         self.stdout.write(key)

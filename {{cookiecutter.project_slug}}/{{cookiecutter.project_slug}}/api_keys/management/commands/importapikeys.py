@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ...models import APIKey
-from ..base import DatabaseCommand, first_line
+from ..base import DatabaseCommand, add_limit_arguments, first_line
 
 DEFAULT_TABLE = "rest_framework_api_key_apikey"
 # The columns read from djangorestframework-api-key's table (its `id` is not needed).
@@ -51,8 +51,18 @@ class Command(DatabaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="say what would be imported; write nothing"
         )
+        add_limit_arguments(parser, keys="each imported key")
 
-    def handle(self, *args: Any, table: str, dry_run: bool, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        table: str,
+        dry_run: bool,
+        quota: str | None,
+        allowed_ips: list[str],
+        **options: Any,
+    ) -> None:
+        self.limits = {"quota": quota or "", "allowed_ips": allowed_ips}
         rows = self.read_rows(table)
         existing = set(APIKey.objects.values_list("lookup_id", flat=True))
         new_rows = [
@@ -124,6 +134,7 @@ class Command(DatabaseCommand):
             hashed_key=row["hashed_key"],
             revoked=bool(row["revoked"]),
             expiry_date=as_datetime(row["expiry_date"]),
+            **self.limits,
         )
         for name in ("lookup_id", "name", "hashed_key"):
             try:

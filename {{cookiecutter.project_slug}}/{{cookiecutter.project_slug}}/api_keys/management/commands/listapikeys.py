@@ -1,13 +1,16 @@
 import argparse
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import models
 
 from ...models import AbstractAPIKey, APIKey
+from ...usage import requests_since
 from ..base import KeyCommand, printable
 
 COLUMNS = ("lookup_id", "name", "status", "scopes", "created", "expires", "last_used")
+USAGE_DAYS = 30
 
 
 def extra_fields(model: type[AbstractAPIKey]) -> list["models.Field[Any, Any]"]:
@@ -47,6 +50,8 @@ def table_cell(row: dict[str, Any], column: str, owners: dict[str, str]) -> str:
     """A row's value as the table shows it (an owner as "Acme (3)"), escaped for a terminal.
     `owners`: the name and attname of each relation, e.g. {"organization": "organization_id"}."""
     value = row[column]
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, list):
         value = ",".join(value)
     elif column in owners and value is not None:
@@ -55,11 +60,18 @@ def table_cell(row: dict[str, Any], column: str, owners: dict[str, str]) -> str:
 
 
 class Command(KeyCommand):
-    help = "List API keys (never their secrets), newest first."
+    help = "List API keys (never their secrets), newest first or most used first."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         super().add_arguments(parser)
         parser.add_argument("--json", action="store_true", help="print a JSON array")
+        parser.add_argument(
+            "--sort",
+            choices=("created", "usage"),
+            default="created",
+            help=f"created: newest first (default); usage: most requests in the last "
+            f"{USAGE_DAYS} days first, shown as requests_{USAGE_DAYS}d",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         extra = extra_fields(self.model)
@@ -71,6 +83,14 @@ class Command(KeyCommand):
         if owners:  # select_related() with no field would fetch every relation
             keys = keys.select_related(*owners)
         rows = [describe(api_key) for api_key in keys]
+        columns = COLUMNS + tuple(field.name for field in extra)
+        if options["sort"] == "usage":
+            since = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+            used = requests_since(self.model, since - timedelta(days=USAGE_DAYS))
+            for row in rows:
+                row[f"requests_{USAGE_DAYS}d"] = used.get(row["lookup_id"], 0)
+            rows.sort(key=lambda row: row[f"requests_{USAGE_DAYS}d"], reverse=True)  # stable
+            columns += (f"requests_{USAGE_DAYS}d",)
         if options["json"]:
             self.stdout.write(json.dumps(rows, indent=2))
             return
@@ -78,7 +98,6 @@ class Command(KeyCommand):
             model = "" if self.model is APIKey else f" --model {self.model._meta.label}"
             self.stdout.write(f"No API keys yet; create one with createapikey{model} --name NAME.")
             return
-        columns = COLUMNS + tuple(field.name for field in extra)
         table = [columns] + [
             tuple(table_cell(row, column, owners) for column in columns) for row in rows
         ]
