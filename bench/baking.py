@@ -19,8 +19,21 @@ OVERLAY_DIR = BENCH_DIR / "overlay"
 # Variables of the caller's shell that would change what a baked project does (libpq's PG*
 # would point the hook or the server at another PostgreSQL).
 SCRUBBED_PREFIXES = ("DJANGO_", "DATABASE_URL", "REDIS_URL", "PG", "BENCH_")
-THROTTLE_MODES = ("lifted", "shipped")
+# What the key app counts on each request, as config/settings/bench.py sets it from BENCH_MODE,
+# and how the reports name each mode:
+# - lifted: no throttle, no refused-keys limit, no quota, no usage counting;
+# - shipped: the throttle and the refused-keys limit as shipped, usage counting on (as
+#   shipped), and a quota of 1,000,000,000 requests a month;
+# - no-usage: the same as shipped, with usage counting off.
+MODES = {
+    "lifted": "limits lifted, no usage counting",
+    "shipped": "as shipped, with a quota",
+    "no-usage": "as shipped, with a quota, no usage counting",
+}
 KEY_TABLE = "api_keys_apikey"  # the key app's label is api_keys, its model APIKey
+# The key app's hash of usage tallies in Redis (rates.TALLIES), under Django's cache key prefix
+# and version: "<prefix>:<version>:api_keys:usage".
+USAGE_TALLIES_PATTERN = "*:api_keys:usage"
 
 
 @dataclass(frozen=True)
@@ -60,10 +73,18 @@ class Project:
     keys: dict[str, str] = field(default_factory=dict)
     # Files of keys presented in turn, one a line: "project" and "package".
     key_files: dict[str, Path] = field(default_factory=dict)
+    # Requests counted in usage tallies that drop_usage_tallies took out of Redis.
+    usage_dropped: int = 0
 
-    def env(self, throttle: str = "lifted") -> dict[str, str]:
+    def as_under_steady_load(self) -> None:
+        """Before a measured second of ours: leave last_used_at and the usage tallies as a
+        server under steady load would (see README, How)."""
+        self.spread_last_used()
+        self.drop_usage_tallies()
+
+    def env(self, mode: str = "lifted") -> dict[str, str]:
         """The environment of every process that runs the baked project for the benchmark;
-        `throttle` is read by config/settings/bench.py."""
+        `mode` (one of MODES) is read by config/settings/bench.py."""
         values = clean_environment()
         values.update(
             DJANGO_SETTINGS_MODULE="config.settings.bench",
@@ -72,7 +93,7 @@ class Project:
             DJANGO_CONN_MAX_AGE="600",
             DJANGO_LOG_LEVEL="WARNING",
             DATABASE_URL=self.database_url,
-            BENCH_THROTTLE=throttle,
+            BENCH_MODE=mode,
         )
         if self.redis_url:
             values["REDIS_URL"] = self.redis_url
@@ -98,14 +119,38 @@ class Project:
         with psycopg.connect(self.database_url, autocommit=True) as db:
             db.execute(f"UPDATE {KEY_TABLE} SET last_used_at = {moment}")
 
-    def tasks(self, *args: str, log: Path | None = None) -> str:
-        """Run bench_tasks.py; its output goes to `log` when given, else it is returned."""
+    def drop_usage_tallies(self) -> None:
+        """Empty the key app's hash of usage tallies in Redis, adding what it held to
+        `usage_dropped`.
+
+        Under steady load, a move of tallies to the database (usage.py: by the first request a
+        minute) carries a minute of requests, one row per key: once a minute, about 0.15 s for
+        1,000 keys on this machine. Here ours is loaded for one second a round, so each move
+        would fall in a measured second and carry every tally since the last: some 20 times
+        production's share per request at 800 requests a second. With the hash emptied just
+        before, the move carries what that second has counted so far, a few rows. With the
+        local-memory cache the tallies are in the workers' memory, out of reach: there each
+        worker moves its own."""
+        if not self.redis_url:
+            return
+        import redis
+
+        client = redis.Redis.from_url(self.redis_url)
+        for name in client.scan_iter(match=USAGE_TALLIES_PATTERN, count=10_000):
+            pipeline = client.pipeline()  # a transaction: nothing counted between the two
+            amounts, _ = pipeline.hvals(name).delete(name).execute()
+            self.usage_dropped += sum(int(amount) for amount in amounts)
+
+    def tasks(self, *args: str, log: Path | None = None, mode: str = "lifted") -> str:
+        """Run bench_tasks.py with the settings of `mode`; its output goes to `log` when given,
+        else it is returned."""
         command = [str(self.python), "bench_tasks.py", *args]
+        env = self.env(mode)
         if log is None:
-            return run(command, cwd=self.root, env=self.env(), timeout=900).stdout
+            return run(command, cwd=self.root, env=env, timeout=900).stdout
         with log.open("w") as output:
             done = subprocess.run(
-                command, cwd=self.root, env=self.env(), stdout=output, stderr=output, timeout=900
+                command, cwd=self.root, env=env, stdout=output, stderr=output, timeout=900
             )
         if done.returncode != 0:
             tail = "\n".join(log.read_text().splitlines()[-25:])

@@ -1,7 +1,7 @@
 """Compare two copies of the template (by default this one and a changed one), served at once.
 
     python bench/compare.py PATH/TO/CHANGED/TEMPLATE [--base PATH] [--rounds 20]
-    python bench/compare.py PATH --production [--throttle lifted|shipped] [--rounds 20]
+    python bench/compare.py PATH --production [--mode lifted|shipped|no-usage] [--rounds 20]
 
 Bakes both (the base is this repository unless --base names another copy), serves each with
 gunicorn (2 workers) and loads the same cases on each in turn, round after round, so that both
@@ -9,10 +9,12 @@ meet the same load from the rest of the machine. Prints, per case, the changed t
 over the base's (median of the rounds' ratios, with quartiles), the same comparison made with
 server CPU per request, and each side's ratios within a round.
 
-- Default: the default bake (SQLite + local memory), one key, throttle lifted: open, whoami and
-  the four rejected requests.
+- Default: the default bake (SQLite + local memory), one key, nothing counted (the lifted mode):
+  open, whoami and the four rejected requests.
 - --production: PostgreSQL + Redis (a database and a Redis database number per side), 1,000 keys
-  presented in turn, the throttle lifted (default) or as shipped: open, floor, ours, package.
+  presented in turn, in one of run.py's modes (baking.MODES): lifted (default, nothing counted),
+  shipped (as shipped, with a quota) or no-usage (the same without usage counting): open, floor,
+  ours, package. A mode sets only the entries each side's key app has.
 
 Uses the benchmark's modules (baking, serving, loading); writes nothing.
 """
@@ -55,7 +57,15 @@ def parse_arguments() -> argparse.Namespace:
         action="store_true",
         help="PostgreSQL + Redis, 1,000 keys in turn (default: SQLite, one key)",
     )
-    parser.add_argument("--throttle", choices=baking.THROTTLE_MODES, default="lifted")
+    parser.add_argument(
+        "--mode",
+        "--throttle",  # its earlier name
+        dest="mode",
+        choices=list(baking.MODES),
+        default="lifted",
+        help="what the key app counts, --production: "
+        + "; ".join(f"{mode}: {label}" for mode, label in baking.MODES.items()),
+    )
     parser.add_argument("--keys", type=int, default=1000, help="keys in turn, --production")
     return parser.parse_args()
 
@@ -75,8 +85,8 @@ def serve_side(
     print(f"{side}: baking {template} ({shape.label}) ...", flush=True)
     project, _ = baking.bake(template, folder, shape, services)
     baking.prepare(project, folder, arguments.keys if arguments.production else 10)
-    throttle = arguments.throttle if arguments.production else "lifted"
-    server = Server(side, project, throttle, folder)
+    mode = arguments.mode if arguments.production else "lifted"
+    server = Server(side, project, mode, folder)
     own.append(server)
     start_all([server])
     if arguments.production:

@@ -71,8 +71,8 @@ def keys_in_turn(group: str, server: Server) -> list[Case]:
         for kind, (label, path) in VIEWS.items()
     ]
     for case in cases:
-        if case.kind == "ours":  # only ours writes last_used_at: as under steady load
-            case.before = server.project.spread_last_used
+        if case.kind == "ours":  # only ours writes last_used_at and counts usage
+            case.before = server.project.as_under_steady_load
     return cases
 
 

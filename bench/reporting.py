@@ -1,12 +1,16 @@
 """Figures from the rounds: medians, ratios within rounds, targets, and the report and chart."""
 
+import json
 import statistics
 from pathlib import Path
 from typing import Any
 
+from baking import MODES
 from loading import Case
 
-# (group, numerator, denominator, threshold, strictly above): printed, never asserted.
+# (group, numerator, denominator, threshold, strictly above): printed, never asserted. The
+# groups are "<shape>/<mode>" (baking.MODES): "shipped" is as shipped, with a quota (throttle,
+# quota and usage counting all on); the issue's targets are postgresql/shipped's.
 TARGETS = [
     ("postgresql/lifted", "ours", "floor", 0.95, False),
     ("sqlite/lifted", "ours", "floor", 0.95, False),
@@ -19,6 +23,11 @@ REJECTED_NOISE_ALLOWANCE = 0.95  # rejected cases against an accepted one (see R
 # The ratios of each kind of group, numerator over denominator.
 KEYS_IN_TURN_RATIOS = [("ours", "floor"), ("ours", "package"), ("floor", "open"), ("ours", "open")]
 ONE_KEY_RATIOS = [("ours", "open"), ("ours", "package"), ("package", "open")]
+# Ours as shipped (with a quota) over ours in another mode of the same shape, by that mode.
+COST_RATIOS = {
+    "lifted": "ours shipped/ours lifted",
+    "no-usage": "ours shipped/ours without usage",
+}
 
 
 def median(values: list[float]) -> float:
@@ -92,9 +101,13 @@ def ratios(cases: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         for top, bottom in pairs:
             found[f"{group}: {top}/{bottom}"] = ratio(cases, f"{group}/{top}", f"{group}/{bottom}")
         shape, _, mode = group.partition("/")
-        if mode == "shipped" and f"{shape}/lifted/ours" in cases:  # what the throttle costs
-            name = f"{shape}: ours shipped/ours lifted"
-            found[name] = ratio(cases, f"{group}/ours", f"{shape}/lifted/ours")
+        if mode != "shipped":
+            continue
+        # What counting costs ours: everything (throttle, refused-keys limit, quota and usage),
+        # and usage counting alone.
+        for other, name in COST_RATIOS.items():
+            if f"{shape}/{other}/ours" in cases:
+                found[f"{shape}: {name}"] = ratio(cases, f"{group}/ours", f"{shape}/{other}/ours")
     return found
 
 
@@ -120,7 +133,8 @@ def targets(found: dict[str, dict[str, Any]], shapes: dict[str, Any]) -> list[di
         )
 
     for group, top, bottom, threshold, strict in TARGETS:
-        text = f"{group}: {top}/{bottom} {'>' if strict else '>='} {threshold}"
+        mode = MODES[group.partition("/")[2]]
+        text = f"{group} ({mode}): {top}/{bottom} {'>' if strict else '>='} {threshold}"
         load_target(text, f"{group}: {top}/{bottom}", threshold, strict)
     for name in found:
         if "/one-key: reject_" in name:
@@ -148,7 +162,9 @@ def targets(found: dict[str, dict[str, Any]], shapes: dict[str, Any]) -> list[di
     return verdicts
 
 
-def _spread(figures: dict[str, Any]) -> str:
+def _spread(figures: dict[str, Any] | None) -> str:
+    if figures is None:  # the cases did not run
+        return ""
     low, high = figures["quartiles"]
     return f"{figures['value']:.3f} ({low:.2f}–{high:.2f})"
 
@@ -183,6 +199,30 @@ def report_markdown(results: dict[str, Any]) -> str:
         rps = [f"{cases[f'{group}/{kind}']['median']['rps']:.0f}" for kind in VIEW_KINDS]
         shown = [_spread(found[f"{group}: {pair}"]) for pair in SUMMARY_RATIOS]
         lines.append(f"| {label} | {' | '.join(rps)} | {' | '.join(shown)} |")
+    costs = [
+        f"| {facts['label']} | "
+        + " | ".join(_spread(found.get(f"{shape}: {n}")) for n in COST_RATIOS.values())
+        + " |"
+        for shape, facts in results["shapes"].items()
+    ]
+    lines += [
+        "",
+        "What counting costs ours (its req/s as shipped, with a quota, over its req/s with "
+        "nothing counted, and without usage counting): below 1 is slower.",
+        "",
+        "| shape | " + " | ".join(COST_RATIOS.values()) + " |",
+        "|---|" + "--:|" * len(COST_RATIOS),
+        *costs,
+        "",
+        "API_KEYS in each mode, as the servers read it (an entry not listed takes the key "
+        "app's default):",
+        "",
+        *[
+            f"- {facts['label']}, {mode}: `{json.dumps(api_keys)}`"
+            for shape, facts in results["shapes"].items()
+            for mode, api_keys in facts.get("api_keys", {}).items()
+        ],
+    ]
     lines += ["", "| target (printed, not asserted) | value | met | cross-check |"]
     lines.append("|---|--:|---|---|")
     for target in results["targets"]:
@@ -237,11 +277,16 @@ def in_process_lines(shape: str, facts: dict[str, Any]) -> list[str]:
     micro = facts["micro"]
     suite = facts.get("generated_suite")
     suite_text = f"{suite['seconds']:.1f} s, {suite['summary']}" if suite else "not run"
+    moved = micro.get("usage_moved")
+    usage_text = "no usage table" if moved is None else f"{moved:,} moved to the table"
+    if facts.get("usage_dropped"):
+        usage_text += f", {facts['usage_dropped']:,} taken out of Redis before measured seconds"
     lines = [
         f"{facts['label']} ({shape}): bake {facts['bake_seconds']:.1f} s (hooks included), "
-        f"keys made in {facts['prepare_seconds']:.1f} s; generated suite: {suite_text}. "
-        f"In process ({micro['rows_in_key_table']:,} keys of the project in the table), median "
-        "of short slices timed in turn (best slice):",
+        f"keys made in {facts['prepare_seconds']:.1f} s; generated suite: {suite_text}; "
+        f"requests the servers counted in usage: {usage_text}. "
+        f"In process ({micro['rows_in_key_table']:,} keys of the project in the table; settings "
+        "of the lifted mode: nothing counted), median of short slices timed in turn (best slice):",
         "",
         "| in process | µs per call | best | queries |",
         "|---|--:|--:|--:|",

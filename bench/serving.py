@@ -17,11 +17,11 @@ WORKERS = 2
 
 @dataclass
 class Server:
-    """gunicorn with WORKERS sync workers, serving `project` with one throttle mode."""
+    """gunicorn with WORKERS sync workers, serving `project` in one mode (baking.MODES)."""
 
     name: str
     project: Project
-    throttle: str  # "lifted" or "shipped", as config/settings/bench.py reads it
+    mode: str  # one of baking.MODES, as config/settings/bench.py reads it
     logs: Path
     port: int = 0
     process: subprocess.Popen | None = None
@@ -47,7 +47,7 @@ class Server:
             self.process = subprocess.Popen(
                 command,
                 cwd=self.project.root,
-                env=self.project.env(self.throttle),
+                env=self.project.env(self.mode),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -7,6 +7,7 @@ bench/run.py copies this file beside manage.py and runs it with config.settings.
                                               (FOLDER/keys.json: package, revoked, unknown)
     python bench_tasks.py micro FOLDER OUT.json [--quick]
                                               key-check timings, query counts, query plan
+    python bench_tasks.py api-keys            the API_KEYS setting, as JSON (BENCH_MODE's)
 """
 
 import importlib
@@ -29,6 +30,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.db.models import Sum  # noqa: E402
 from django.http import HttpRequest  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -38,6 +40,7 @@ from rest_framework_api_key.models import APIKey as PackageAPIKey  # noqa: E402
 
 KEY_APP = next(app for app in settings.INSTALLED_APPS if app.endswith(".api_keys"))
 APIKey = importlib.import_module(f"{KEY_APP}.models").APIKey
+KeyUsage = getattr(importlib.import_module(f"{KEY_APP}.models"), "KeyUsage", None)  # or older
 APIKeyAuthentication = importlib.import_module(f"{KEY_APP}.authentication").APIKeyAuthentication
 SLICE_SECONDS = 0.05
 
@@ -123,7 +126,14 @@ def measure(folder: Path, quick: bool) -> dict[str, Any]:
     results: dict[str, Any] = {
         "vendor": connection.vendor,
         "rows_in_key_table": APIKey.objects.count(),
+        # Requests the servers counted and moved to the usage table while loaded (the last
+        # minute's may still be in the cache): more than 0 shows that usage counting ran in the
+        # shipped mode. None: the key app counts no usage.
+        "usage_moved": None,
     }
+    if KeyUsage is not None:
+        moved = KeyUsage.objects.aggregate(accepted=Sum("accepted"), refused=Sum("refused"))
+        results["usage_moved"] = (moved["accepted"] or 0) + (moved["refused"] or 0)
     # Every key used just now: none falls due for a last_used_at write while this runs (well
     # under a minute), so the figures are the check's own; the load measured the writes.
     APIKey.objects.update(last_used_at=timezone.now())
@@ -197,6 +207,8 @@ def main(argv: list[str]) -> None:
     elif command == "micro" and len(argv) in (3, 4):
         results = measure(Path(argv[1]), quick="--quick" in argv[3:])
         Path(argv[2]).write_text(json.dumps(results, indent=2))
+    elif command == "api-keys" and len(argv) == 1:
+        print(json.dumps(settings.API_KEYS))
     else:
         sys.exit(__doc__)
 

@@ -135,7 +135,13 @@ CACHES = {
 }
 {%- else -%}
 # Per process: throttling counts separately in each worker. Choose Redis for shared limits.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Room for the counters of many keys (Django's default of 300 entries would drop counts).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
+}
 {%- endif %}
 
 # Variables that hold API keys, the key's header and text that reads like a key stay hidden on

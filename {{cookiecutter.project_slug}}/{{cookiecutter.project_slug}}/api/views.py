@@ -53,9 +53,22 @@ class WhoAmIView(GenericAPIView):
 
 
 class APIKeySerializer(serializers.ModelSerializer):
+    allowed_ips = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text=_help_text("allowed_ips")
+    )
+
     class Meta:
         model = APIKey
-        fields = ["lookup_id", "name", "scopes", "created", "expiry_date", "last_used_at"]
+        fields = [
+            "lookup_id",
+            "name",
+            "scopes",
+            "created",
+            "expiry_date",
+            "last_used_at",
+            "quota",
+            "allowed_ips",
+        ]
 
 
 class NewestFirst(CursorPagination):
@@ -102,6 +115,13 @@ class UsageQuerySerializer(serializers.Serializer):
     most_steps = {"hour": 31 * 24, "day": 366}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.period(attrs)
+        except OverflowError:  # e.g. until=0001-01-01: 30 days before it is no date
+            message = "The period reaches past the dates this API can count (years 1 to 9999)."
+            raise serializers.ValidationError({"since": message}) from None
+
+    def period(self, attrs: dict[str, Any]) -> dict[str, Any]:
         by = attrs["by"]
         step = timedelta(hours=1) if by == "hour" else timedelta(days=1)
         now = self.floor(datetime.now(UTC), by)

@@ -156,6 +156,8 @@ def count_hits(windows: Sequence[Window], tally: str | None = None) -> list[int]
 def change_tallies(changes: Mapping[str, int], uncount: Sequence[Window] = ()) -> None:
     """Add to usage tallies (a negative number subtracts), and take back one hit from each
     window of `uncount`: one round trip on Redis. A failed cache is logged, not raised."""
+    if not changes and not uncount:
+        return
     cache = caches["default"]
     try:
         if isinstance(cache, RedisCache):
@@ -177,7 +179,7 @@ def change_tallies(changes: Mapping[str, int], uncount: Sequence[Window] = ()) -
 
 def take_tallies() -> dict[str, int]:
     """Take every usage tally out of the cache, at once on Redis (a tally counted while this
-    runs is left for the next call); {} if the cache failed."""
+    runs is left for the next call); if the cache fails, what was taken before it did."""
     cache = caches["default"]
     try:
         if isinstance(cache, RedisCache):
@@ -187,19 +189,10 @@ def take_tallies() -> dict[str, int]:
             pipeline.rename(tallies, taken).hgetall(taken).delete(taken)
             _, fields, _ = pipeline.execute(raise_on_error=False)  # no tallies: RENAME fails
             return {field.decode(): int(amount) for field, amount in fields.items()}
-        with _tally_names_lock:
-            names = list(_tally_names)
-            _tally_names.clear()
-        taken_here = {}
-        for name in names:
-            amount = int(cache.get(f"{TALLIES}:{name}") or 0)
-            if amount:
-                cache.incr(f"{TALLIES}:{name}", -amount)  # what was counted since stays
-                taken_here[name] = amount
     except Exception as error:  # noqa: BLE001  as in count_hits
         warn_cache_unavailable(error)
         return {}
-    return taken_here
+    return _take_here(cache)
 
 
 # This thread's Redis client, kept with the cache it came from (Django makes a cache per thread,
@@ -236,6 +229,25 @@ def _count_here(cache: BaseCache, name: str, timeout: int) -> int:
     except ValueError:  # evicted from a full cache in between
         cache.set(name, 1, timeout)
         return 1
+
+
+def _take_here(cache: BaseCache) -> dict[str, int]:
+    with _tally_names_lock:
+        names = list(_tally_names)
+        _tally_names.clear()
+    taken: dict[str, int] = {}
+    try:
+        for name in names:
+            counter = f"{TALLIES}:{name}"
+            if amount := int(cache.get(counter) or 0):
+                taken[name] = amount
+                try:
+                    cache.incr(counter, -amount)  # what is counted meanwhile stays
+                except ValueError:  # expired meanwhile: taken all the same
+                    pass
+    except Exception as error:  # noqa: BLE001  as in count_hits: keep what was taken
+        warn_cache_unavailable(error)
+    return taken
 
 
 def _tally_here(cache: BaseCache, changes: Mapping[str, int]) -> None:

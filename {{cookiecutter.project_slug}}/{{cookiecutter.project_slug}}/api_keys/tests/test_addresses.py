@@ -1,6 +1,7 @@
 """Keys pinned to networks: `allowed_ips`, checked with no query, validated wherever it is set."""
 
 import re
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -106,3 +107,9 @@ def test_createapikey_pins_a_key_and_refuses_a_bad_network():
     assert "from 203.0.113.0/24 2001:db8::/32 only" in stderr.getvalue()
     with pytest.raises(CommandError, match=r"has host bits set: did you mean 10\.0\.0\.0/8\?"):
         call_command("createapikey", "--name", "partner", "--allowed-ip", "10.1.2.3/8")
+
+
+def test_a_rotated_key_keeps_its_networks_and_quota():
+    api_key, _ = APIKey.objects.create_key(name="partner", allowed_ips=NETWORKS, quota="9/day")
+    new, _ = api_key.rotate(grace=timedelta(hours=1))
+    assert (new.allowed_ips, new.quota) == (NETWORKS, "9/day")

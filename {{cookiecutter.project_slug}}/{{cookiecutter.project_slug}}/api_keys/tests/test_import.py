@@ -1,6 +1,7 @@
 """importapikeys: keys of djangorestframework-api-key move over and keep working."""
 
 import hashlib
+import re
 from datetime import timedelta
 from io import StringIO
 
@@ -273,4 +274,31 @@ def test_a_name_with_control_characters_stops_the_import_with_the_row_number(leg
         f"Row 2 of {legacy_table} (prefix {prefix!r}) cannot be imported: name: Use printable "
         "text only: '\\x1b' is not a printable character. Nothing was imported."
     )
+    assert not APIKey.objects.exists()
+
+
+def test_imported_keys_can_be_given_a_quota_and_networks(api_client, legacy_table):
+    prefix, key = insert_legacy_key("partner")
+    assert "Imported 1 API key(s)" in run(
+        "--quota", "1/day", "--allowed-ip", "203.0.113.0/24", "--allowed-ip", "2001:db8::/32"
+    )
+    imported = APIKey.objects.get(lookup_id=prefix)
+    assert (imported.quota, imported.allowed_ips) == ("1/day", ["203.0.113.0/24", "2001:db8::/32"])
+    answer = api_client.get(WHOAMI, HTTP_AUTHORIZATION=f"Api-Key {key}", REMOTE_ADDR="203.0.113.5")
+    assert answer.status_code == 200
+    elsewhere = whoami(api_client, key)  # from 127.0.0.1
+    assert elsewhere.json()["error"]["code"] == "ip_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--quota", "5/year"], "argument --quota: '5/year' is not a quota"),
+        (["--allowed-ip", "10.0.0.1/8"], "argument --allowed-ip: '10.0.0.1/8' has host bits set"),
+    ],
+)
+def test_a_bad_quota_or_network_stops_the_import_before_it_starts(legacy_table, option, message):
+    insert_legacy_key("partner")
+    with pytest.raises(CommandError, match=re.escape(message)):
+        run(*option)
     assert not APIKey.objects.exists()

@@ -182,6 +182,13 @@ def test_a_report_covers_each_hour_or_day_with_zeros(api_key):
     ]
 
 
+def test_the_cache_holds_the_tallies_of_a_thousand_keys():
+    names = [f"{int(START // 3600)}|api_keys.apikey|key{number:04d}|a" for number in range(1000)]
+    for name in names:
+        rates.count_hits([], name)
+    assert rates.take_tallies() == dict.fromkeys(names, 1)
+
+
 def test_usage_outlives_its_key(api_client, api_key):
     api_key_object, key = api_key
     client_for(api_client, key).get(WHOAMI)
@@ -281,6 +288,16 @@ def test_usage_needs_keys_read(api_client):
             {"since": "2020-01-01", "until": "2026-01-01"},
             "since",
             "A report covers at most 366 days by day.",
+        ),
+        (
+            {"until": "0001-01-01"},
+            "since",
+            "The period reaches past the dates this API can count (years 1 to 9999).",
+        ),
+        (
+            {"since": "9999-12-31T23:00", "by": "hour"},
+            "since",
+            "`since` must come before `until`.",
         ),
     ],
 )
