@@ -39,6 +39,13 @@ def run_in_another_process(code: str) -> str:
     return result.stdout
 
 
+def redis_client():
+    """The cache's own redis-py client."""
+    redis = caches["default"]
+    assert isinstance(redis, RedisCache)
+    return redis._cache.get_client(write=True)
+
+
 def test_the_cache_is_redis():
     assert isinstance(caches["default"], RedisCache)
 
@@ -130,15 +137,27 @@ def test_a_keyed_request_costs_one_round_trip_to_redis(keyed_client, api_key, re
     redis_round_trips.clear()
     response = keyed_client.get("/api/v1/whoami/")
     assert response.status_code == 200
-    assert len(redis_round_trips) == 1  # the throttle's counter: SET NX and INCR, pipelined
+    assert len(redis_round_trips) == 1  # the throttle's counter and usage tally: one script
 
 
 def test_counters_of_one_call_share_one_round_trip(redis_round_trips):
     windows = [rates.Window.of(f"test:{n}:{uuid.uuid4().hex}", "5/min") for n in range(3)]
-    assert rates.count_hits(windows) == [1, 1, 1]
+    assert rates.count_hits(windows) == [1, 1, 1]  # this thread's first: loads the script
+    redis_round_trips.clear()
     assert rates.count_hits(windows[:2]) == [2, 2]
+    assert rates.count_hits(windows, tally="0|test|x|a") == [3, 3, 2]
     assert len(redis_round_trips) == 2
-    assert cache.get(windows[0].name) == 2  # Django's cache reads the count
+    assert cache.get(windows[0].name) == 3  # Django's cache reads the count
+    ttl = redis_client().ttl(cache.make_key(windows[0].name))
+    assert 0 < ttl <= 61  # its window's end, and a second
+    assert rates.take_tallies() == {"0|test|x|a": 1}
+
+
+def test_the_script_is_loaded_again_after_redis_forgets_it(keyed_client, api_key):
+    assert keyed_client.get("/api/v1/whoami/").status_code == 200
+    redis_client().script_flush()
+    assert keyed_client.get("/api/v1/whoami/").status_code == 200
+    assert keyed_client.get("/api/v1/whoami/")["RateLimit"].startswith('"throttle";r=997;')
 
 
 def test_key_commands_complete_with_redis_unreachable(tmp_path):
@@ -235,7 +254,8 @@ def test_throttle_quota_and_usage_share_the_one_round_trip(
     assert response.status_code == 200
     assert response["RateLimit"].startswith('"quota";r=998;')
     assert len(redis_round_trips) == 1
-    [pipeline] = redis_round_trips
-    sent = b"".join(part if isinstance(part, bytes) else part.tobytes() for part in pipeline)
-    assert sent.count(b"INCR") == 3  # throttle, quota (INCR) and usage (HINCRBY)
-    assert b"HINCRBY" in sent
+    [command] = redis_round_trips
+    sent = b"".join(part if isinstance(part, bytes) else part.tobytes() for part in command)
+    assert sent.count(b"EVALSHA") == 1  # the counting script: throttle, quota and usage tally
+    for counter in (b"throttle:api_keys.apikey:", b"quota:api_keys.apikey:", b"api_keys:usage"):
+        assert counter in sent

@@ -8,13 +8,15 @@ Monday. Both count with `count_hits`: one atomic counter per window in the Djang
 processes that share the cache (Redis) share the count.
 
 `count_hits` also adds one to a usage tally (usage.py moves tallies to the database), in the
-same call. On Redis everything of one call is counted in one round trip (a pipeline of `SET NX`
-and `INCR` per counter and `HINCRBY` on one hash of tallies, on the cache's own client), so a
-request pays one round trip whatever it counts. Other caches (local memory: per process) count
-with `add` and `incr`, each atomic. If the cache fails, nothing is counted: the caller lets the
-request through, and a warning is logged at most once a minute.
+same call. On Redis everything of one call is counted by one command, a short script
+(`COUNT_SCRIPT`: `INCR` per counter, `HINCRBY` on one hash of tallies), so a request pays one
+round trip whatever it counts; redis-py takes two to three times as long over a pipeline of the
+same commands (bench/README.md). Other caches (local memory: per process) count with `add` and
+`incr`, each atomic. If the cache fails, nothing is counted: the caller lets the request
+through, and a warning is logged at most once a minute.
 """
 
+import contextlib
 import logging
 import math
 import re
@@ -205,21 +207,36 @@ def _redis_client(redis: RedisCache) -> Any:
     if getattr(_thread, "cache", None) is not redis:
         # Django's RedisCache has no pipeline of its own: its client (a private attribute) has.
         _thread.cache, _thread.client = redis, redis._cache.get_client(write=True)
+        _thread.count = _thread.client.register_script(COUNT_SCRIPT)
     return _thread.client
+
+
+# KEYS: each window's counter, then the hash of tallies. ARGV: each counter's lifetime in
+# seconds, then the tally to add one to ("" for none) and the hash's lifetime. A counter is
+# given its lifetime when it is made (a count of 1); Django's cache reads it as an int.
+COUNT_SCRIPT = """
+local counts = {}
+for i = 1, #KEYS - 1 do
+  counts[i] = redis.call('INCR', KEYS[i])
+  if counts[i] == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i]) end
+end
+local tally = ARGV[#KEYS]
+if tally ~= '' then
+  redis.call('HINCRBY', KEYS[#KEYS], tally, 1)
+  redis.call('EXPIRE', KEYS[#KEYS], ARGV[#KEYS + 1])
+end
+return counts
+"""
 
 
 def _count_on_redis(
     redis: RedisCache, windows: Sequence[Window], timeouts: list[int], tally: str | None
 ) -> list[int]:
-    pipeline = _redis_client(redis).pipeline(transaction=False)
-    for window, timeout in zip(windows, timeouts, strict=True):
-        name = redis.make_key(window.name)
-        pipeline.set(name, 0, ex=timeout, nx=True)  # Django's cache reads the count as an int
-        pipeline.incr(name)
-    if tally is not None:
-        tallies = redis.make_key(TALLIES)
-        pipeline.hincrby(tallies, tally, 1).expire(tallies, TALLY_TIMEOUT)
-    return [int(count) for count in pipeline.execute()[1 : 2 * len(windows) : 2]]
+    client = _redis_client(redis)
+    keys = [redis.make_key(window.name) for window in windows] + [redis.make_key(TALLIES)]
+    arguments = [*timeouts, tally or "", TALLY_TIMEOUT]
+    # redis-py's Script runs EVALSHA, and loads the script first where Redis lacks it.
+    return [int(count) for count in _thread.count(keys=keys, args=arguments, client=client)]
 
 
 def _count_here(cache: BaseCache, name: str, timeout: int) -> int:
@@ -241,10 +258,8 @@ def _take_here(cache: BaseCache) -> dict[str, int]:
             counter = f"{TALLIES}:{name}"
             if amount := int(cache.get(counter) or 0):
                 taken[name] = amount
-                try:
+                with contextlib.suppress(ValueError):  # expired meanwhile: taken all the same
                     cache.incr(counter, -amount)  # what is counted meanwhile stays
-                except ValueError:  # expired meanwhile: taken all the same
-                    pass
     except Exception as error:  # noqa: BLE001  as in count_hits: keep what was taken
         warn_cache_unavailable(error)
     return taken
