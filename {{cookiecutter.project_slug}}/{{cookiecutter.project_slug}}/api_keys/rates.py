@@ -78,20 +78,22 @@ def validate_quota(value: str) -> None:
         )
 
 
-def period_bounds(period: str, now: float) -> tuple[datetime, datetime]:
-    """The calendar period (hour, day, week or month, in UTC) that `now` falls in."""
-    moment = datetime.fromtimestamp(now, UTC)
-    if period == "hour":
-        start = moment.replace(minute=0, second=0, microsecond=0)
-        return start, start + timedelta(hours=1)
-    start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period == "day":
-        return start, start + timedelta(days=1)
-    if period == "week":
-        start -= timedelta(days=start.weekday())
-        return start, start + timedelta(weeks=1)
-    start = start.replace(day=1)
-    return start, (start + timedelta(days=32)).replace(day=1)
+# Periods of a fixed length line up with the epoch (1970-01-01 00:00 UTC, a Thursday): days and
+# hours at once, weeks from the Monday after it. A month needs the calendar.
+QUOTA_PERIODS = {"hour": (3600, 0), "day": (86400, 0), "week": (7 * 86400, 4 * 86400)}
+
+
+def period_bounds(period: str, now: float) -> tuple[float, float]:
+    """The calendar period (hour, day, week or month, in UTC) that `now` falls in, as
+    time.time() values."""
+    if period in QUOTA_PERIODS:
+        length, monday = QUOTA_PERIODS[period]
+        start = (now - monday) // length * length + monday
+        return start, start + length
+    midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = midnight.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first.timestamp(), following.timestamp()
 
 
 def clock() -> float:
@@ -121,8 +123,7 @@ class Window:
         """The calendar period of `quota` that now falls in, for the counter named `counter`."""
         limit, _, period = quota.partition("/")
         start, end = period_bounds(period, clock())
-        name = f"api_keys:{counter}:{period}:{start:%Y%m%d%H}"
-        return cls(name, int(limit), start.timestamp(), end.timestamp())
+        return cls(f"api_keys:{counter}:{period}:{int(start)}", int(limit), start, end)
 
     def seconds_left(self) -> float:
         return max(0.0, self.ends - clock())
@@ -195,6 +196,23 @@ def take_tallies() -> dict[str, int]:
         warn_cache_unavailable(error)
         return {}
     return _take_here(cache)
+
+
+def peek_tallies() -> dict[str, int]:
+    """The usage tallies not yet moved, left where they are; {} if the cache failed. (With
+    local memory, this process's own.)"""
+    cache = caches["default"]
+    try:
+        if isinstance(cache, RedisCache):
+            fields = _redis_client(cache).hgetall(cache.make_key(TALLIES))
+            return {field.decode(): int(amount) for field, amount in fields.items()}
+        with _tally_names_lock:
+            names = list(_tally_names)
+        counts = cache.get_many([f"{TALLIES}:{name}" for name in names])
+        return {name: int(counts.get(f"{TALLIES}:{name}") or 0) for name in names}
+    except Exception as error:  # noqa: BLE001  as in count_hits
+        warn_cache_unavailable(error)
+        return {}
 
 
 # This thread's Redis client, kept with the cache it came from (Django makes a cache per thread,

@@ -6,13 +6,15 @@ call (on Redis, the same round trip) as the throttle and the quota (rates.count_
 request refused on the way (a missing scope, an address not allowed, an expired key, a
 throttle or a quota) is counted as refused. The tallies are moved to the `KeyUsage` table in
 batches: by the first request after API_KEYS["USAGE_FLUSH_INTERVAL"] seconds or after an hour
-closes (`move_if_due`; one process does it for all, on Redis), and before usage is read.
+closes (`move_if_due`; one process does it for all, on Redis). Reading adds the tallies not
+yet moved to the table's counts, and writes nothing.
 
 A move takes the tallies out of the cache (at once, on Redis) and adds them to the table in
 one transaction; if the database refuses, they are put back. A process that dies between the
-two loses that batch, and nothing else. With the local-memory cache, tallies, like the cache,
-belong to one process: each process moves its own, and reading sees the moved counts and the
-reading process's own.
+two loses that batch, and nothing else. A request inside a transaction (ATOMIC_REQUESTS) moves
+them once it commits, so that a rollback cannot take them along. With the local-memory cache,
+tallies, like the cache, belong to one process: each process moves its own, and reading sees
+the moved counts and the reading process's own.
 """
 
 import logging
@@ -27,7 +29,7 @@ from django.db.models import Sum
 
 from . import rates
 from .models import AbstractAPIKey, KeyUsage
-from .rates import change_tallies, take_tallies, warn_cache_unavailable
+from .rates import change_tallies, peek_tallies, take_tallies, warn_cache_unavailable
 from .settings import api_keys_settings
 
 logger = logging.getLogger("api_keys")
@@ -73,7 +75,26 @@ def move_if_due() -> None:
     except Exception as error:  # noqa: BLE001  the cache is down: nothing to move from it
         warn_cache_unavailable(error)
         return
-    move_tallies()
+    move_tallies_after_commit()
+
+
+def pending(model: type[AbstractAPIKey]) -> list[tuple[str, datetime, str, int]]:
+    """The tallies of `model`'s keys not yet moved: (lookup id, hour, outcome, requests)."""
+    label = model._meta.label_lower
+    found = []
+    for name, amount in peek_tallies().items():
+        hour, tally_model, lookup_id, outcome = name.split("|")
+        if tally_model == label and amount:
+            outcome = ACCEPTED if outcome == ACCEPTED[0] else REFUSED
+            start = datetime.fromtimestamp(int(hour) * HOUR, UTC)
+            found.append((lookup_id, start, outcome, amount))
+    return found
+
+
+def move_tallies_after_commit() -> None:
+    """`move_tallies` now or, inside a transaction (ATOMIC_REQUESTS, the admin's forms), once it
+    commits: a rollback must not take the tallies along."""
+    transaction.on_commit(move_tallies, using=router.db_for_write(KeyUsage))
 
 
 def move_tallies() -> int:
@@ -137,8 +158,7 @@ def usage_of(
 ) -> list[dict[str, Any]]:
     """The key's counts from `since` to `until` (UTC; whole hours or days), by "hour" or "day":
     [{"start": datetime, "accepted": n, "refused": n}], one entry for each hour or day, zeros
-    included. Moves the tallies first, so the counts include every request counted so far."""
-    move_tallies()
+    included, the tallies not yet moved counted in."""
     step = timedelta(hours=1) if by == "hour" else timedelta(days=1)
     buckets: dict[datetime, dict[str, Any]] = {}
     start = since
@@ -151,23 +171,35 @@ def usage_of(
         hour__gte=since,
         hour__lt=until,
     )
-    for hour, accepted, refused in rows.values_list("hour", ACCEPTED, REFUSED):
-        hour = hour.astimezone(UTC)
-        bucket = hour if by == "hour" else hour.replace(hour=0)
-        if bucket in buckets:
-            buckets[bucket][ACCEPTED] += accepted
-            buckets[bucket][REFUSED] += refused
+    counts = [
+        (hour, outcome, amount)
+        for hour, accepted, refused in rows.values_list("hour", ACCEPTED, REFUSED)
+        for outcome, amount in ((ACCEPTED, accepted), (REFUSED, refused))
+    ]
+    counts += [
+        (hour, outcome, amount)
+        for lookup_id, hour, outcome, amount in pending(type(api_key))
+        if lookup_id == api_key.lookup_id
+    ]
+    for hour, outcome, amount in counts:
+        start = hour.astimezone(UTC)
+        bucket = buckets.get(start if by == "hour" else start.replace(hour=0))
+        if bucket is not None:
+            bucket[outcome] += amount
     return list(buckets.values())
 
 
 def requests_since(model: type[AbstractAPIKey], since: datetime) -> dict[str, int]:
     """Requests (accepted and refused) of each key of `model` since `since`, by lookup id, in
-    one query; tallies moved first. Keys with none are left out."""
-    move_tallies()
+    one query, the tallies not yet moved counted in. Keys with none are left out."""
     totals = (
         KeyUsage.objects.filter(key_model=model._meta.label_lower, hour__gte=since)
         .values("lookup_id")
         .annotate(total=Sum(ACCEPTED) + Sum(REFUSED))
         .order_by()
     )
-    return {row["lookup_id"]: row["total"] for row in totals}
+    found = {row["lookup_id"]: row["total"] for row in totals}
+    for lookup_id, hour, _, amount in pending(model):
+        if hour >= since:
+            found[lookup_id] = found.get(lookup_id, 0) + amount
+    return found

@@ -143,9 +143,16 @@ def test_a_bad_default_quota_stops_the_checks(settings):
     assert "hour, day, week or month" in error.hint
 
 
-def test_a_week_runs_from_monday():
-    start, end = rates.period_bounds("week", START)  # a Thursday
-    assert (start.isoformat(), end.isoformat()) == (
-        "2027-12-27T00:00:00+00:00",
-        "2028-01-03T00:00:00+00:00",
-    )
+@pytest.mark.parametrize(
+    ("period", "starts", "ends"),
+    [
+        ("hour", "2027-12-30T23:00:00+00:00", "2027-12-31T00:00:00+00:00"),
+        ("day", "2027-12-30T00:00:00+00:00", "2027-12-31T00:00:00+00:00"),
+        ("week", "2027-12-27T00:00:00+00:00", "2028-01-03T00:00:00+00:00"),  # Monday to Monday
+        ("month", "2027-12-01T00:00:00+00:00", "2028-01-01T00:00:00+00:00"),
+    ],
+)
+def test_quota_periods_are_calendar_periods_in_utc(period, starts, ends):
+    start, end = rates.period_bounds(period, START)  # Thursday 2027-12-30 23:59 UTC
+    as_text = [datetime.fromtimestamp(moment, UTC).isoformat() for moment in (start, end)]
+    assert as_text == [starts, ends]

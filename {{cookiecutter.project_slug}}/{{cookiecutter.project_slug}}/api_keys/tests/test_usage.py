@@ -8,7 +8,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -53,6 +53,7 @@ def counts_at(report, hour=HOUR):
     return count["accepted"], count["refused"]
 
 
+@pytest.mark.django_db(transaction=True)  # requests commit, as served
 def test_requests_are_counted_per_hour_with_no_database_write_on_their_path(api_client, api_key):
     api_key_object, key = api_key
     client = client_for(api_client, key)
@@ -63,7 +64,8 @@ def test_requests_are_counted_per_hour_with_no_database_write_on_their_path(api_
     writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")]
     assert writes == []  # one SELECT per request: the key; the counts are in the cache
     assert stored(api_key_object) == [(HOUR, 1, 0)]  # the first request's, moved by itself
-    assert counts_at(day_of(api_key_object)) == (6, 0)  # read: moved first, so exact
+    assert counts_at(day_of(api_key_object)) == (6, 0)  # the table's 1 and the cache's 5
+    assert usage.move_tallies() == 5
     assert stored(api_key_object) == [(HOUR, 6, 0)]
 
 
@@ -87,9 +89,10 @@ def test_refusals_of_pinned_and_expired_keys_are_counted_and_unknown_keys_are_no
     assert client_for(api_client, expired_key).get(WHOAMI).status_code == 401  # no such key
     assert counts_at(day_of(pinned)) == (0, 1)
     assert counts_at(day_of(expired)) == (0, 1)
-    assert KeyUsage.objects.count() == 2
+    assert usage.move_tallies() == 2  # the unknown key's refusal counted nowhere
 
 
+@pytest.mark.django_db(transaction=True)  # requests commit, as served
 def test_counts_are_moved_by_the_first_request_after_the_interval(
     api_client, api_key, clock, api_keys_options
 ):
@@ -107,6 +110,7 @@ def test_counts_are_moved_by_the_first_request_after_the_interval(
     assert stored(api_key_object) == [(HOUR, 5, 0)]
 
 
+@pytest.mark.django_db(transaction=True)  # requests commit, as served
 def test_counts_are_moved_when_an_hour_closes_each_in_its_hour(
     api_client, api_key, clock, api_keys_options
 ):
@@ -139,6 +143,7 @@ class Crash(BaseException):
     """The process dies: no handler runs."""
 
 
+@pytest.mark.django_db(transaction=True)  # requests commit, as served
 def test_a_crash_while_moving_loses_that_batch_and_nothing_else(api_client, api_key, monkeypatch):
     api_key_object, key = api_key
     client = client_for(api_client, key)
@@ -159,6 +164,23 @@ def test_a_crash_while_moving_loses_that_batch_and_nothing_else(api_client, api_
         client.get(WHOAMI)  # after the crash
     # Lost: the 2 requests of the batch in flight. Kept: the 4 before it and the 5 after.
     assert counts_at(day_of(api_key_object)) == (9, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_move_inside_a_transaction_that_rolls_back_leaves_the_tallies(api_key):
+    api_key_object, _ = api_key
+    rates.count_hits([], usage.tally(api_key_object, usage.ACCEPTED))
+
+    def failing_request():
+        with transaction.atomic():
+            usage.move_if_due()  # as a request under ATOMIC_REQUESTS: the move awaits the commit
+            raise RuntimeError("the view failed")
+
+    with pytest.raises(RuntimeError, match="the view failed"):
+        failing_request()
+    assert stored(api_key_object) == []
+    assert usage.move_tallies() == 1
+    assert stored(api_key_object) == [(HOUR, 1, 0)]
 
 
 def test_a_report_covers_each_hour_or_day_with_zeros(api_key):
