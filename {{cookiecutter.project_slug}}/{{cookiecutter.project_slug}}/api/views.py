@@ -53,22 +53,9 @@ class WhoAmIView(GenericAPIView):
 
 
 class APIKeySerializer(serializers.ModelSerializer):
-    allowed_ips = serializers.ListField(
-        child=serializers.CharField(), read_only=True, help_text=_help_text("allowed_ips")
-    )
-
     class Meta:
         model = APIKey
-        fields = [
-            "lookup_id",
-            "name",
-            "scopes",
-            "created",
-            "expiry_date",
-            "last_used_at",
-            "quota",
-            "allowed_ips",
-        ]
+        fields = ["lookup_id", "name", "scopes", "created", "expiry_date", "last_used_at"]
 
 
 class NewestFirst(CursorPagination):
@@ -181,8 +168,8 @@ class UsageSerializer(serializers.Serializer):
 
 
 class APIKeyUsageView(GenericAPIView):
-    """GET: how many requests one of the caller's keys made, by hour or day, with the totals.
-    Needs the `keys:read` scope; a key sees its own usage only."""
+    """GET: how many requests the caller's key made, by hour or day, with the totals. Needs the
+    `keys:read` scope; a key sees its own usage only."""
 
     required_scopes = ["keys:read"]
     serializer_class = UsageSerializer

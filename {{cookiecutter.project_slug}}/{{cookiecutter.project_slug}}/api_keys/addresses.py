@@ -48,12 +48,21 @@ def validate_networks(value: object) -> None:
 
 
 def address_allowed(address: str, networks: Iterable[str]) -> bool:
-    """Whether `address` is in one of `networks` (stored, so canonical). An address that is not
-    one (a misconfigured proxy header) is in none."""
+    """Whether `address` is in one of `networks`. An address that is not one (a misconfigured
+    proxy header) is in none, and so is an entry that is not a network (saved past the model's
+    validation, say by a queryset update): refused, never an error."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped  # ::ffff:203.0.113.7, as a dual-stack socket reports IPv4 clients
-    return any(ip in ipaddress.ip_network(network) for network in networks)
+    if not isinstance(networks, list | tuple):
+        return False
+    for network in networks:
+        try:
+            if ip in ipaddress.ip_network(network, strict=False):
+                return True
+        except (TypeError, ValueError):
+            continue
+    return False

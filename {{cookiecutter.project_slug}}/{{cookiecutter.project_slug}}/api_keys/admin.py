@@ -91,8 +91,9 @@ def usage_chart(days: list[dict[str, Any]], bar: int = 14, gap: int = 4) -> dict
     scale = plot_height / most if most else 0
     drawn = []
     for index, day in enumerate(days):
-        accepted_height = round(day["accepted"] * scale)
-        refused_height = round(day["refused"] * scale)
+        # Never below the axis: a count read while a refusal was being moved can be -1.
+        accepted_height = max(0, round(day["accepted"] * scale))
+        refused_height = max(0, round(day["refused"] * scale))
         drawn.append(
             {
                 **day,

@@ -4,7 +4,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AnonymousUser
 from django.views.decorators.debug import sensitive_variables
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.request import Request
 
 from .models import AbstractAPIKey, APIKey
@@ -42,7 +42,11 @@ class APIKeyAuthentication(BaseAuthentication):
         self.refusals.check(request)
         refusals = []
         for model, key in presented:
-            verdict = check_request(request, model, key)
+            try:
+                verdict = check_request(request, model, key)
+            except PermissionDenied:  # a pinned key from elsewhere: a refusal like any other
+                self.refusals.count(request)
+                raise
             if verdict.accepted and verdict.api_key is not None:
                 return AnonymousUser(), verdict.api_key
             refusals.append(verdict)

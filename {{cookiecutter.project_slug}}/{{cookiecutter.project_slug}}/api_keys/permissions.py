@@ -165,6 +165,7 @@ def check_scopes(api_key: AbstractAPIKey, view: Any, method: str) -> None:
     if required is None:
         if not hasattr(view, method.lower()):
             return  # a method the view does not handle: DRF answers 405
+        count_refused(api_key)
         raise PermissionDenied(f"No API key may use {method} here.", code="missing_scope")
     if missing := sorted(set(required).difference(api_key.scopes)):
         count_refused(api_key)

@@ -87,9 +87,11 @@ def period_bounds(period: str, now: float) -> tuple[float, float]:
     """The calendar period (hour, day, week or month, in UTC) that `now` falls in, as
     time.time() values."""
     if period in QUOTA_PERIODS:
-        length, monday = QUOTA_PERIODS[period]
-        start = (now - monday) // length * length + monday
+        length, offset = QUOTA_PERIODS[period]
+        start = (now - offset) // length * length + offset
         return start, start + length
+    if period != "month":
+        raise ValueError(f"{period!r} is not a quota's period.")
     midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     first = midnight.replace(day=1)
     following = (first + timedelta(days=32)).replace(day=1)
@@ -132,7 +134,7 @@ class Window:
 # Usage tallies not yet moved to the database: on Redis, fields of one hash; elsewhere, cache
 # counters named `api_keys:usage:<field>`, which this process remembers the names of.
 TALLIES = "api_keys:usage"
-TALLY_TIMEOUT = 7 * 86400  # a tally nobody moves in a week is dropped by the cache
+TALLY_TIMEOUT = 30 * 86400  # elsewhere, a tally nobody moves in 30 days is dropped
 _tally_names: set[str] = set()
 _tally_names_lock = threading.Lock()
 
@@ -156,11 +158,11 @@ def count_hits(windows: Sequence[Window], tally: str | None = None) -> list[int]
     return counts
 
 
-def change_tallies(changes: Mapping[str, int], uncount: Sequence[Window] = ()) -> None:
+def change_tallies(changes: Mapping[str, int], uncount: Sequence[Window] = ()) -> bool:
     """Add to usage tallies (a negative number subtracts), and take back one hit from each
-    window of `uncount`: one round trip on Redis. A failed cache is logged, not raised."""
+    window of `uncount`: one round trip on Redis. False if the cache failed (logged)."""
     if not changes and not uncount:
-        return
+        return True
     cache = caches["default"]
     try:
         if isinstance(cache, RedisCache):
@@ -168,16 +170,19 @@ def change_tallies(changes: Mapping[str, int], uncount: Sequence[Window] = ()) -
             tallies = cache.make_key(TALLIES)
             for field, amount in changes.items():
                 pipeline.hincrby(tallies, field, amount)
-            pipeline.expire(tallies, TALLY_TIMEOUT)
-            for window in uncount:
-                pipeline.decr(cache.make_key(window.name))
+            for window in uncount:  # a counter that expired meanwhile must not stay for good
+                name = cache.make_key(window.name)
+                pipeline.decr(name).expire(name, math.ceil(window.seconds_left()) + 1)
             pipeline.execute()
-            return
+            return True
         _tally_here(cache, changes)
         for window in uncount:
-            cache.decr(window.name)
+            with contextlib.suppress(ValueError):  # expired meanwhile: nothing to take back
+                cache.decr(window.name)
     except Exception as error:  # noqa: BLE001  as in count_hits
         warn_cache_unavailable(error)
+        return False
+    return True
 
 
 def take_tallies() -> dict[str, int]:
@@ -230,8 +235,9 @@ def _redis_client(redis: RedisCache) -> Any:
 
 
 # KEYS: each window's counter, then the hash of tallies. ARGV: each counter's lifetime in
-# seconds, then the tally to add one to ("" for none) and the hash's lifetime. A counter is
-# given its lifetime when it is made (a count of 1); Django's cache reads it as an int.
+# seconds, then the tally to add one to ("" for none). A counter is given its lifetime when it
+# is made (a count of 1); Django's cache reads it as an int. The hash has none: each move takes
+# it away whole.
 COUNT_SCRIPT = """
 local counts = {}
 for i = 1, #KEYS - 1 do
@@ -241,7 +247,6 @@ end
 local tally = ARGV[#KEYS]
 if tally ~= '' then
   redis.call('HINCRBY', KEYS[#KEYS], tally, 1)
-  redis.call('EXPIRE', KEYS[#KEYS], ARGV[#KEYS + 1])
 end
 return counts
 """
@@ -252,7 +257,7 @@ def _count_on_redis(
 ) -> list[int]:
     client = _redis_client(redis)
     keys = [redis.make_key(window.name) for window in windows] + [redis.make_key(TALLIES)]
-    arguments = [*timeouts, tally or "", TALLY_TIMEOUT]
+    arguments = [*timeouts, tally or ""]
     # redis-py's Script runs EVALSHA, and loads the script first where Redis lacks it.
     return [int(count) for count in _thread.count(keys=keys, args=arguments, client=client)]
 

@@ -2,6 +2,7 @@
 and of refused keys per client address (`RefusalThrottle`, used by the authentication class).
 All count with rates.count_hits."""
 
+import logging
 import math
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -11,9 +12,11 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from .permissions import client_address, request_key
-from .rates import Window, change_tallies, count_hits
+from .rates import Window, change_tallies, count_hits, is_quota
 from .settings import api_keys_settings
 from .usage import ACCEPTED, move_if_due, refused_instead, tally
+
+logger = logging.getLogger("api_keys")
 
 
 class Limit(NamedTuple):
@@ -71,8 +74,10 @@ class APIKeyRateThrottle(BaseThrottle):
         if rate := api_key.throttle_rate or self.get_rate():
             self.window = Window.of(f"throttle:{counter}", rate)
             limits.append(("throttle", self.window))
-        if quota := api_key.quota or options.quota:
+        if (quota := api_key.quota or options.quota) and is_quota(quota):
             limits.append(("quota", Window.of_quota(f"quota:{counter}", quota)))
+        elif quota:  # saved past the model's validation (a queryset update): not counted
+            logger.warning("API key %s has a quota that cannot be read.", api_key.lookup_id)
         accepted = tally(api_key, ACCEPTED) if options.usage else None
         if not limits and accepted is None:
             return True
@@ -87,6 +92,7 @@ class APIKeyRateThrottle(BaseThrottle):
         ]
         headers = getattr(view, "headers", None)  # DRF sends them with the answer, a refusal too
         if counted and isinstance(headers, dict):
+            # The tighter: fewer requests left; on a tie, the one that stays so for longer.
             tightest = min(counted, key=lambda limit: (limit.remaining, -limit.window.ends))
             headers.update(tightest.headers())
         over = {limit.policy: limit for limit in counted if limit.hits > limit.window.limit}

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.cache import caches
-from django.db import DatabaseError, connections, router, transaction
+from django.db import connections, router, transaction
 from django.db.models import Sum
 
 from . import rates
@@ -42,6 +42,13 @@ def tally(api_key: AbstractAPIKey, outcome: str, now: float | None = None) -> st
     """The name of a key's tally for the hour `now` falls in: "<hour>|<model>|<lookup id>|a"."""
     hour = int((rates.clock() if now is None else now) // HOUR)
     return f"{hour}|{api_key._meta.label_lower}|{api_key.lookup_id}|{outcome[0]}"
+
+
+def parse_tally(name: str) -> tuple[int, str, str, str]:
+    """(hour, model, lookup id, outcome "a" or "r") of a tally's name."""
+    hour, model, rest = name.split("|", 2)
+    lookup_id, outcome = rest.rsplit("|", 1)
+    return int(hour), model, lookup_id, outcome
 
 
 def refused_instead(accepted: str) -> dict[str, int]:
@@ -83,10 +90,10 @@ def pending(model: type[AbstractAPIKey]) -> list[tuple[str, datetime, str, int]]
     label = model._meta.label_lower
     found = []
     for name, amount in peek_tallies().items():
-        hour, tally_model, lookup_id, outcome = name.split("|")
+        hour, tally_model, lookup_id, outcome = parse_tally(name)
         if tally_model == label and amount:
             outcome = ACCEPTED if outcome == ACCEPTED[0] else REFUSED
-            start = datetime.fromtimestamp(int(hour) * HOUR, UTC)
+            start = datetime.fromtimestamp(hour * HOUR, UTC)
             found.append((lookup_id, start, outcome, amount))
     return found
 
@@ -102,15 +109,19 @@ def move_tallies() -> int:
     taken = take_tallies()
     rows: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0])
     for name, amount in taken.items():
-        hour, model, lookup_id, outcome = name.split("|")
-        rows[(model, lookup_id, int(hour))][outcome != ACCEPTED[0]] += amount
+        hour, model, lookup_id, outcome = parse_tally(name)
+        rows[(model, lookup_id, hour)][outcome != ACCEPTED[0]] += amount
     if not rows:
         return 0
     try:
         _add_to_table(rows)
-    except DatabaseError:
-        change_tallies(taken)
-        logger.warning("Could not save usage counts (database error); they stay in the cache.")
+    except Exception as error:  # noqa: BLE001  a move must not fail the request that makes it
+        kept = change_tallies(taken)
+        logger.warning(
+            "Could not save usage counts (%s); %s.",
+            type(error).__name__,
+            "they stay in the cache" if kept else "the cache failed too, and they are lost",
+        )
         return 0
     return sum(taken.values())
 
@@ -145,9 +156,9 @@ def _add_to_table(rows: dict[tuple[str, str, int], list[int]]) -> None:
         names = ("key_model", "lookup_id", "hour", "accepted", "refused")
         sql = _UPSERT.format(table=quote(KeyUsage._meta.db_table), **{n: quote(n) for n in names})
         adapt = connection.ops.adapt_datetimefield_value
-        params = [
+        params = [  # in one order, so that two moves at once cannot deadlock
             (row[0], row[1], adapt(hours[row]), accepted, refused)
-            for row, (accepted, refused) in rows.items()
+            for row, (accepted, refused) in sorted(rows.items())
         ]
         with connection.cursor() as cursor:
             cursor.executemany(sql, params)
@@ -158,7 +169,9 @@ def usage_of(
 ) -> list[dict[str, Any]]:
     """The key's counts from `since` to `until` (UTC; whole hours or days), by "hour" or "day":
     [{"start": datetime, "accepted": n, "refused": n}], one entry for each hour or day, zeros
-    included, the tallies not yet moved counted in."""
+    included, the tallies not yet moved counted in. `since` and `until` are rounded down to
+    the hour or day, in UTC."""
+    since, until = (_floor(moment, by) for moment in (since, until))
     step = timedelta(hours=1) if by == "hour" else timedelta(days=1)
     buckets: dict[datetime, dict[str, Any]] = {}
     start = since
@@ -187,6 +200,11 @@ def usage_of(
         if bucket is not None:
             bucket[outcome] += amount
     return list(buckets.values())
+
+
+def _floor(moment: datetime, by: str) -> datetime:
+    moment = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0) if by == "day" else moment
 
 
 def requests_since(model: type[AbstractAPIKey], since: datetime) -> dict[str, int]:

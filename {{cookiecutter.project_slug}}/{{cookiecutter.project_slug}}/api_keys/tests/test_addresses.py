@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from .. import rates
 from ..addresses import address_allowed, normalize_networks
 from ..models import APIKey
 
@@ -113,3 +114,23 @@ def test_a_rotated_key_keeps_its_networks_and_quota():
     api_key, _ = APIKey.objects.create_key(name="partner", allowed_ips=NETWORKS, quota="9/day")
     new, _ = api_key.rotate(grace=timedelta(hours=1))
     assert (new.allowed_ips, new.quota) == (NETWORKS, "9/day")
+
+
+def test_networks_saved_past_validation_refuse_rather_than_fail(api_client):
+    api_key, key = APIKey.objects.create_key(name="partner", allowed_ips=["203.0.113.0/24"])
+    client = keyed(api_client)
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    for stored in (["203.0.113.7/24"], "203.0.113.0/24", [None, "example.com"]):
+        APIKey.objects.filter(pk=api_key.pk).update(allowed_ips=stored)
+        status = client.get(WHOAMI, REMOTE_ADDR="203.0.113.7").status_code
+        assert status == (200 if stored == ["203.0.113.7/24"] else 403), stored
+
+
+def test_a_pinned_key_from_elsewhere_counts_toward_the_refusal_limit(
+    api_client, api_keys_options, monkeypatch
+):
+    monkeypatch.setattr(rates, "clock", lambda: 1_800_000_030.0)  # one window for all three
+    api_keys_options(REFUSAL_RATE="2/min")
+    client = keyed(api_client, allowed_ips=["203.0.113.0/24"])
+    statuses = [client.get(WHOAMI, REMOTE_ADDR="198.51.100.7").status_code for _ in range(3)]
+    assert statuses == [403, 403, 429]

@@ -156,3 +156,10 @@ def test_quota_periods_are_calendar_periods_in_utc(period, starts, ends):
     start, end = rates.period_bounds(period, START)  # Thursday 2027-12-30 23:59 UTC
     as_text = [datetime.fromtimestamp(moment, UTC).isoformat() for moment in (start, end)]
     assert as_text == [starts, ends]
+
+
+def test_a_quota_saved_past_validation_is_not_counted_and_not_an_error(api_client, caplog):
+    client = keyed(api_client)
+    APIKey.objects.update(quota="1/fortnight")
+    assert statuses(client, 2) == [200, 200]
+    assert "has a quota that cannot be read" in caplog.text

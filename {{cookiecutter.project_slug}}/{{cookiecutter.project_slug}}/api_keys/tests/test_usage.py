@@ -361,3 +361,12 @@ def test_listapikeys_sorts_by_the_last_30_days_requests(monkeypatch):
     lines = table.getvalue().splitlines()
     assert lines[0].split()[-1] == "requests_30d"
     assert [line.split()[1] for line in lines[1:]] == ["busy", "quiet", "idle"]
+
+
+def test_a_report_rounds_its_period_down_to_whole_steps(api_client, api_key):
+    api_key_object, key = api_key
+    client_for(api_client, key).get(WHOAMI)
+    report = usage.usage_of(
+        api_key_object, HOUR + timedelta(minutes=37), HOUR + timedelta(hours=1, minutes=5), "hour"
+    )
+    assert [(count["start"], count["accepted"]) for count in report] == [(HOUR, 1)]
