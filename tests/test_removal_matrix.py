@@ -80,6 +80,26 @@ api_key, key = OrganizationAPIKey.objects.create_key(
 )
 print(key)
 """
+# A child key (the key checked) and its parent (the key removed), one level deep.
+NEW_CHILD_KEY = """
+parent, _ = APIKey.objects.create_key(name={name!r} + " (parent)")
+api_key, key = APIKey.objects.create_key(name={name!r}, parent=parent)
+print(key)
+"""
+# The parent's owner is deactivated, the child's is not: the manager's rule judges the parent.
+NEW_ORGANIZATION_CHILD_KEY = """
+organization = Organization.objects.create(name={name!r} + " (parent's)")
+parent, _ = OrganizationAPIKey.objects.create_key(
+    name={name!r} + " (parent)", organization=organization, scopes=[{scope!r}]
+)
+api_key, key = OrganizationAPIKey.objects.create_key(
+    name={name!r},
+    organization=Organization.objects.create(name={name!r} + " (child's)"),
+    parent=parent,
+    scopes=[{scope!r}],
+)
+print(key)
+"""
 
 
 @dataclass(frozen=True)
@@ -91,6 +111,7 @@ class Removal:
     removal: str
     endpoint: str = WHOAMI
     organization_key: bool = False
+    child: bool = False  # the key checked is a child; the removal acts on its `parent`
     # After the removal: "refused", or "accepted" for a change that gives access back.
     expect: str = "refused"
     redis_only: bool = False
@@ -157,6 +178,26 @@ PATHS = [
         "api_key.revoke()",
         redis_only=True,
     ),
+    Removal("parent revoke()", "parent.revoke()", child=True),
+    Removal(
+        "parent QuerySet.update(revoked=True)",
+        "APIKey.objects.filter(pk=parent.pk).update(revoked=True)",
+        child=True,
+    ),
+    Removal(
+        "parent QuerySet.update(expiry_date=past)",
+        "APIKey.objects.filter(pk=parent.pk).update(\n"
+        "    expiry_date=timezone.now() - timedelta(seconds=1)\n)",
+        child=True,
+    ),
+    Removal("parent delete() (FK cascade)", "parent.delete()", child=True),
+    Removal(
+        "parent's owner deactivated: update() (manager's rule)",
+        "Organization.objects.filter(pk=organization.pk).update(active=False)",
+        endpoint=ENDPOINT,
+        organization_key=True,
+        child=True,
+    ),
 ]
 # Given back: the owner deactivated, then active again. Its keys must work again at once.
 REACTIVATION = Removal(
@@ -222,7 +263,12 @@ def follow(
 ) -> Outcome:
     """Make a key in the other process, see it accepted, remove its access there, and check
     every request from the moment that returned."""
-    template = NEW_ORGANIZATION_KEY if path.organization_key else NEW_KEY
+    template = {
+        (False, False): NEW_KEY,
+        (True, False): NEW_ORGANIZATION_KEY,
+        (False, True): NEW_CHILD_KEY,
+        (True, True): NEW_ORGANIZATION_CHILD_KEY,
+    }[(path.organization_key, path.child)]
     key = python.run(template.format(name=path.name, scope=SCOPE)).strip()
     before = statuses(server, path.endpoint, key, ACCEPTED_FIRST)
     assert before == [200] * ACCEPTED_FIRST, (path.name, before)

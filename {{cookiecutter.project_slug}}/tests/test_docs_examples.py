@@ -17,7 +17,7 @@ from typing import cast
 
 import pytest
 from django.urls import path
-from rest_framework.generics import ListAPIView, ListCreateAPIView
+from rest_framework.generics import GenericAPIView, ListCreateAPIView
 from rest_framework.response import Response
 
 from {{ cookiecutter.project_slug }}.api import views
@@ -94,13 +94,13 @@ def test_whole_examples_pass_ruff_and_mypy(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_key_list_s_scopes_are_the_view_s_own():
-    block = block_starting("docs/keys-and-the-api.md", "class APIKeyListView(")
-    namespace: dict[str, object] = {"ListAPIView": ListAPIView}
+def test_the_usage_view_s_scopes_are_the_view_s_own():
+    block = block_starting("docs/keys-and-the-api.md", "class APIKeyUsageView(")
+    namespace: dict[str, object] = {"GenericAPIView": GenericAPIView}
     exec(block, namespace)  # noqa: S102  (the page's own code)
-    shown = namespace["APIKeyListView"]
-    assert issubclass(views.APIKeyListView, ListAPIView)
-    assert shown.required_scopes == views.APIKeyListView.required_scopes  # type: ignore[attr-defined]
+    shown = namespace["APIKeyUsageView"]
+    assert issubclass(views.APIKeyUsageView, GenericAPIView)
+    assert shown.required_scopes == views.APIKeyUsageView.required_scopes  # type: ignore[attr-defined]
 
 
 class Orders:
@@ -170,3 +170,22 @@ def test_the_settings_line_silences_the_usage_log(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["api_keys.usage", "False", "True"]
     assert logging.getLogger("api_keys.usage").isEnabledFor(logging.INFO)  # here, still on
+
+
+@pytest.mark.django_db
+def test_the_page_s_request_for_a_child_key_mints_one(client):
+    """The curl line of "Child keys", sent as written with a key holding `keys:write`."""
+    page = (PROJECT / "docs/keys-and-the-api.md").read_text()
+    [command] = re.findall(r"^curl -X POST .*?/api/v1/keys/$", page, re.MULTILINE | re.DOTALL)
+    body = re.search(r"-d '(\{.*?\})'", command)
+    url = re.search(r"http://127\.0\.0\.1:8000(/\S+)", command)
+    assert body is not None
+    assert url is not None
+    parent, key = APIKey.objects.create_key(name="partner", scopes=["keys:write", "orders:read"])
+    response = client.post(
+        url[1], body[1], content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {key}"
+    )
+    assert response.status_code == 201, response.content
+    child = APIKey.objects.get(lookup_id=response.json()["lookup_id"])
+    assert child.parent == parent
+    assert child.is_valid(response.json()["key"])

@@ -21,7 +21,8 @@ ERROR_SCHEMA = {
 ERRORS = {
     "401": "No key, or a malformed, unknown, revoked or expired one.",
     "403": "The key lacks a scope or a permission this operation requires (`missing_scope`), "
-    "or may not be used from the client's address (`ip_not_allowed`).",
+    "may not be used from the client's address (`ip_not_allowed`), or is a child key, which "
+    "cannot mint keys (`child_key`).",
     "429": "Too many requests with this key (`throttled`), or its quota for the period is used "
     "up (`quota_exceeded`); retry after `Retry-After` seconds.",
     "503": "The service is unavailable; retry after `Retry-After` seconds.",
@@ -40,6 +41,14 @@ RATELIMIT_HEADERS = {
         "schema": {"type": "string"},
     },
 }
+# Every answer (api/middleware.py), and first of all those that carry a new key.
+NO_STORE = {
+    "Cache-Control": {
+        "description": "`no-store`: no cache may keep the answer. An answer with a new key in "
+        "`key` is the only time the key is shown.",
+        "schema": {"type": "string", "enum": ["no-store"]},
+    }
+}
 # Where a request has a body, a serializer validates it: 400 with `fields` saying what is wrong.
 INVALID_BODY = {"400": "The request is not valid: `error.fields` names each field and why."}
 # CursorPagination answers 404 to a cursor it did not give out.
@@ -53,8 +62,9 @@ def document_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """drf-spectacular postprocessing hook: add the shared error responses."""
     components = result.setdefault("components", {})
     components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
-    components.setdefault("headers", {}).update(RATELIMIT_HEADERS)
+    components.setdefault("headers", {}).update(RATELIMIT_HEADERS | NO_STORE)
     headers = {name: {"$ref": f"#/components/headers/{name}"} for name in RATELIMIT_HEADERS}
+    no_store = {"Cache-Control": {"$ref": "#/components/headers/Cache-Control"}}
     reference = {"$ref": "#/components/schemas/Error"}
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
@@ -72,10 +82,13 @@ def document_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
             if "requestBody" in operation:
                 errors.update(INVALID_BODY)
             for status, description in errors.items():
-                content = {"application/json": {"schema": reference}}
-                operation["responses"].setdefault(
-                    status, {"description": description, "content": content}
-                )
+                operation["responses"].setdefault(status, {"description": description})
+            for status, response in operation["responses"].items():
+                if status[0] in "45" and "content" not in response:  # a view's own, described
+                    response["content"] = {"application/json": {"schema": reference}}
+            for status, response in operation["responses"].items():
+                if status.startswith("2"):
+                    response.setdefault("headers", {}).update(no_store)
             if any(operation.get("security", [])):
                 for status, response in operation["responses"].items():
                     if status.startswith("2") or status == "429":

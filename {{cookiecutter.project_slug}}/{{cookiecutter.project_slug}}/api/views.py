@@ -5,13 +5,14 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, ValidationError
-from django.db.models import Field
+from django.db.models import Field, Q, QuerySet
 from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.permissions import AllowAny
@@ -20,8 +21,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ..api_keys.events import acting_as
 from ..api_keys.models import APIKey
-from ..api_keys.permissions import request_key
+from ..api_keys.permissions import client_address, request_key
+from ..api_keys.rates import QUOTA, QUOTA_EXAMPLES, RATE, RATE_EXAMPLES, is_rate, parse_rate
+from ..api_keys.scopes import SCOPE, SCOPE_RULE, normalize_scopes
+from ..api_keys.settings import api_keys_settings
 from ..api_keys.usage import usage_of
 from .exceptions import error_body
 
@@ -53,9 +58,28 @@ class WhoAmIView(GenericAPIView):
 
 
 class APIKeySerializer(serializers.ModelSerializer):
+    # A field named as DRF names a field's serializer: the metaclass takes it out of the class.
+    parent = serializers.CharField(  # type: ignore[assignment]
+        source="parent.lookup_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The lookup id of the key that minted this one; null for a key of its own.",
+    )
+
     class Meta:
         model = APIKey
-        fields = ["lookup_id", "name", "scopes", "created", "expiry_date", "last_used_at"]
+        fields = [
+            "lookup_id",
+            "name",
+            "scopes",
+            "created",
+            "expiry_date",
+            "throttle_rate",
+            "quota",
+            "allowed_ips",
+            "last_used_at",
+            "parent",
+        ]
 
 
 class NewestFirst(CursorPagination):
@@ -75,13 +99,229 @@ class NewestFirst(CursorPagination):
         return cursor
 
 
-class APIKeyListView(ListAPIView):
-    """GET: the keys not revoked, newest first, never a secret. Needs the `keys:read` scope."""
+def caller_of(request: Request) -> APIKey:
+    caller = request_key(request)
+    if not isinstance(caller, APIKey):  # a key of another model, let in by a view of your own
+        raise NotFound("None of your API keys has this lookup id.")
+    return caller
 
-    required_scopes = ["keys:read"]
+
+def own_keys(caller: APIKey) -> QuerySet[APIKey]:
+    """The keys a caller manages: itself and its children, not revoked."""
+    family = Q(pk=caller.pk) | Q(parent_id=caller.pk)
+    return APIKey.objects.filter(family, revoked=False).select_related("parent")
+
+
+def own_key(request: Request, lookup_id: str) -> APIKey:
+    """The caller itself or one of its children, by lookup id; 404 for any other key."""
+    found = own_keys(caller_of(request)).filter(lookup_id=lookup_id).first()
+    if found is None:
+        raise NotFound("None of your API keys has this lookup id.")
+    return found
+
+
+def acting_key(request: Request) -> Any:
+    """Changes made under it leave events naming the calling key and its address."""
+    return acting_as("key", caller_of(request).lookup_id, address=client_address(request))
+
+
+class NewKeySerializer(APIKeySerializer):
+    """A key, once, as it is created: the only answer that carries the key itself."""
+
+    key = serializers.CharField(read_only=True, help_text="The API key. It is not shown again.")
+    rotated_from = serializers.CharField(
+        source="rotated_from.lookup_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The lookup id of the key this one replaces; null for a new key.",
+    )
+
+    class Meta(APIKeySerializer.Meta):
+        fields = ["key", *APIKeySerializer.Meta.fields, "rotated_from"]
+
+
+class ChildKeySerializer(serializers.Serializer):
+    """A child key to mint: no wider than the calling key, which becomes its parent."""
+
+    name = serializers.CharField(max_length=100, help_text=_help_text("name"))
+    scopes = serializers.ListField(
+        child=serializers.RegexField(
+            f"^{SCOPE.pattern}$",
+            error_messages={"invalid": f"Not a valid scope: use {SCOPE_RULE}."},
+        ),
+        default=list,
+        help_text="A subset of the calling key's scopes.",
+    )
+    expiry_date = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="No later than the calling key's. Default: the calling key's.",
+    )
+    throttle_rate = serializers.RegexField(
+        f"^{RATE.pattern}$",
+        error_messages={"invalid": f"Not a rate: write e.g. {RATE_EXAMPLES}."},
+        required=False,
+        allow_blank=True,
+        help_text="No looser than the calling key's, e.g. '100/min'. Default: the calling key's. "
+        "A child's requests also count against the calling key's rate and quota.",
+    )
+    quota = serializers.RegexField(
+        f"^{QUOTA.pattern}$",
+        error_messages={"invalid": f"Not a quota: write e.g. {QUOTA_EXAMPLES}."},
+        required=False,
+        allow_blank=True,
+        help_text=_help_text("quota"),
+    )
+    allowed_ips = serializers.ListField(
+        child=serializers.CharField(), default=list, help_text=_help_text("allowed_ips")
+    )
+
+    def validate_scopes(self, scopes: list[str]) -> list[str]:
+        try:
+            return normalize_scopes(scopes)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        parent: APIKey = self.context["caller"]
+        errors = {}
+        if wider := sorted(set(attrs["scopes"]).difference(parent.granted_scopes)):
+            errors["scopes"] = f"Wider than this key's: it does not hold {', '.join(wider)}."
+        ends = attrs.get("expiry_date", parent.expiry_date)
+        if ends is not None and ends <= timezone.now():
+            errors["expiry_date"] = "This time has passed: give a time to come."
+        elif parent.expiry_date is not None and (ends is None or ends > parent.expiry_date):
+            errors["expiry_date"] = (
+                "Later than this key's expiry, "
+                f"{parent.expiry_date.isoformat(timespec='seconds')}: a child cannot outlive it."
+            )
+        rate = attrs.get("throttle_rate") or parent.throttle_rate
+        own_rate = parent.throttle_rate or api_keys_settings().throttle_rate
+        if rate and not is_rate(rate):
+            errors["throttle_rate"] = f"Not a rate: write e.g. {RATE_EXAMPLES}."
+        elif rate and own_rate and is_rate(own_rate) and per_second(rate) > per_second(own_rate):
+            errors["throttle_rate"] = f"Looser than this key's rate, {own_rate}."
+        if errors:
+            raise serializers.ValidationError(errors)
+        return {**attrs, "expiry_date": ends, "throttle_rate": rate}
+
+
+def per_second(rate: str) -> float:
+    requests, seconds = parse_rate(rate)
+    return requests / seconds
+
+
+def no_store(response: Response) -> Response:
+    """An answer that carries a key: no cache may keep it."""
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def key_created(api_key: APIKey, key: str) -> Response:
+    body = NewKeySerializer(api_key).data | {"key": key}
+    return no_store(Response(body, status=201))
+
+
+def model_errors(error: ValidationError) -> serializers.ValidationError:
+    """A model's refusal (models.AbstractAPIKey.save), as the API's 400."""
+    if hasattr(error, "error_dict"):
+        return serializers.ValidationError(error.message_dict)
+    return serializers.ValidationError({"non_field_errors": error.messages})
+
+
+class Conflict(APIException):
+    status_code = 409
+    default_code = "conflict"
+    default_detail = "The key is not in a state that allows this."
+
+
+class APIKeyListView(ListAPIView):
+    """GET (`keys:read`): the calling key and its children, not revoked, newest first; never a
+    secret. POST (`keys:write`): mint a child key, no wider than the calling key."""
+
+    required_scopes = {"GET": ["keys:read"], "POST": ["keys:write"]}
     serializer_class = APIKeySerializer
     pagination_class = NewestFirst
-    queryset = APIKey.objects.filter(revoked=False)
+
+    def get_queryset(self) -> QuerySet[APIKey]:
+        return own_keys(caller_of(self.request))
+
+    @extend_schema(request=ChildKeySerializer, responses={201: NewKeySerializer})
+    def post(self, request: Request) -> Response:
+        caller = caller_of(request)
+        if caller.parent_id is not None:
+            raise PermissionDenied(
+                "A child key cannot mint keys: keys are one level deep.", code="child_key"
+            )
+        fields = ChildKeySerializer(data=request.data, context={"caller": caller})
+        fields.is_valid(raise_exception=True)
+        try:
+            with acting_key(request):
+                child, key = APIKey.objects.create_key(**fields.validated_data, parent=caller)
+        except ValidationError as error:
+            raise model_errors(error) from None
+        return key_created(child, key)
+
+
+class APIKeyView(GenericAPIView):
+    """GET (`keys:read`): the calling key or one of its children. DELETE (`keys:write`):
+    revoke it (a key's children with it), for good."""
+
+    required_scopes = {"GET": ["keys:read"], "DELETE": ["keys:write"]}
+    serializer_class = APIKeySerializer
+
+    def get(self, request: Request, lookup_id: str) -> Response:
+        return Response(self.get_serializer(own_key(request, lookup_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, lookup_id: str) -> Response:
+        api_key = own_key(request, lookup_id)
+        with acting_key(request):
+            api_key.revoke(reason="api")
+        return Response(status=204)
+
+
+class RotationSerializer(serializers.Serializer):
+    grace_seconds = serializers.IntegerField(
+        min_value=0,
+        default=3600,
+        help_text="How long the old key keeps working, in seconds, up to "
+        "API_KEYS['MAX_ROTATION_GRACE'] (7 days by default).",
+    )
+
+    def validate_grace_seconds(self, value: int) -> int:
+        if value > (most := api_keys_settings().max_rotation_grace):
+            raise serializers.ValidationError(f"At most {most} seconds.")
+        return value
+
+
+class APIKeyRotateView(GenericAPIView):
+    """POST (`keys:write`): replace the calling key or one of its children with a new key,
+    shown once; the old key works for the grace period."""
+
+    required_scopes = ["keys:write"]
+    serializer_class = RotationSerializer
+
+    @extend_schema(
+        responses={
+            201: NewKeySerializer,
+            409: OpenApiResponse(
+                description="The key cannot be rotated: it was rotated already (rotate the key "
+                "that replaced it), or it has expired."
+            ),
+        }
+    )
+    def post(self, request: Request, lookup_id: str) -> Response:
+        api_key = own_key(request, lookup_id)
+        rotation = self.get_serializer(data=request.data)
+        rotation.is_valid(raise_exception=True)
+        grace = timedelta(seconds=rotation.validated_data["grace_seconds"])
+        try:
+            with acting_key(request):
+                new_key, key = api_key.rotate(grace)
+        except ValueError as error:
+            raise Conflict(str(error)) from None
+        return key_created(cast("APIKey", new_key), key)
 
 
 class UsageQuerySerializer(serializers.Serializer):
@@ -168,21 +408,19 @@ class UsageSerializer(serializers.Serializer):
 
 
 class APIKeyUsageView(GenericAPIView):
-    """GET: how many requests the caller's key made, by hour or day, with the totals. Needs the
-    `keys:read` scope; a key sees its own usage only."""
+    """GET: how many requests the calling key or one of its children made, by hour or day, with
+    the totals. Needs the `keys:read` scope."""
 
     required_scopes = ["keys:read"]
     serializer_class = UsageSerializer
 
     @extend_schema(parameters=[UsageQuerySerializer])
     def get(self, request: Request, lookup_id: str) -> Response:
-        caller = request_key(request)
-        if caller is None or not isinstance(caller, APIKey) or caller.lookup_id != lookup_id:
-            raise NotFound("None of your API keys has this lookup id.")
+        api_key = own_key(request, lookup_id)
         query = UsageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         period = query.validated_data
-        counts = usage_of(caller, period["since"], period["until"], period["by"])
+        counts = usage_of(api_key, period["since"], period["until"], period["by"])
         totals = {
             outcome: sum(count[outcome] for count in counts) for outcome in ("accepted", "refused")
         }

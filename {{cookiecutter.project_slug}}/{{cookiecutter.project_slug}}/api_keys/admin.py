@@ -1,10 +1,14 @@
 """Admin pages to create keys (the key is shown once, on the page that answers the form), view
-them, rotate them (the new key is shown the same way) and revoke them."""
+them, rotate them (the new key is shown the same way) and revoke them; and their events, read
+only, each naming the staff user who made the change (events.py)."""
 
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 import django
+from django.apps import apps as django_apps
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
@@ -15,15 +19,17 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
+from .events import Actor, acting_as, actor_text, changes_text
 from .forms import APIKeyAdminForm, RotateForm
-from .models import EXPIRING_SOON, AbstractAPIKey, APIKey, KeyUsage
-from .permissions import key_header
+from .models import EXPIRING_SOON, AbstractAPIKey, APIKey, KeyEvent, KeyUsage
+from .permissions import client_address, key_header
 from .usage import move_tallies_after_commit, usage_of
 
 
@@ -35,6 +41,12 @@ def _url_name(opts: Any, action: str) -> str:
 # A key's fields that no query string may filter on: ?hashed_key__startswith=... would let
 # anyone who may view the list read a hash back, a character at a time.
 SECRET_FIELDS = ("hashed_key",)
+
+
+def acting_staff(request: HttpRequest) -> AbstractContextManager[Actor]:
+    """Key events of the changes made while answering `request` name its staff user, and the
+    address the request came from."""
+    return acting_as("staff", request.user.get_username(), address=client_address(request))
 
 
 def reaches_a_secret(model: type[Any], lookup: str) -> bool:
@@ -145,9 +157,12 @@ class APIKeyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # no [] at 
         "lookup_id",
         "created",
         "last_used_at",
+        "_parent",
+        "_children",
         "_replaces",
         "_replaced_by",
         "_usage",
+        "_events",
     )
     form = APIKeyAdminForm
     actions = ("revoke_selected",)
@@ -157,6 +172,8 @@ class APIKeyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # no [] at 
     change_form_template = "api_keys/admin/change_form.html"
     usage_chart_template = "api_keys/admin/usage_chart.html"
     usage_chart_days = 30
+    key_events_template = "api_keys/admin/key_events.html"
+    key_events_shown = 20
 
     @admin.display(description="status")
     def _status(self, obj: AbstractAPIKey) -> str:
@@ -185,7 +202,24 @@ class APIKeyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # no [] at 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         # The list sorts by the table's counts, so the tallies not yet moved go there first.
         move_tallies_after_commit()
-        return super().changelist_view(request, extra_context)
+        with acting_staff(request):  # the actions: revoke, delete, and any a subclass adds
+            return super().changelist_view(request, extra_context)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: Any = None,
+    ) -> HttpResponse:
+        with acting_staff(request):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        with acting_staff(request):
+            return super().delete_view(request, object_id, extra_context)
 
     @admin.display(description="requests, 7 days", ordering="requests_7d")
     def _requests_7d(self, obj: AbstractAPIKey) -> int:
@@ -199,6 +233,23 @@ class APIKeyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # no [] at 
         days = usage_of(obj, until - timedelta(days=self.usage_chart_days), until, "day")
         return render_to_string(self.usage_chart_template, {"chart": usage_chart(days)})
 
+    @admin.display(description="events")
+    def _events(self, obj: AbstractAPIKey) -> str:
+        """The key's latest events (events.py), newest first, and a link to all of them."""
+        of_the_key = {"key_model": obj._meta.label_lower, "lookup_id": obj.lookup_id}
+        events = list(KeyEvent.objects.filter(**of_the_key)[: self.key_events_shown + 1])
+        rows = [
+            {
+                "event": event,
+                "actor": actor_text(event),
+                "changes": changes_text(event.changes),
+            }
+            for event in events[: self.key_events_shown]
+        ]
+        all_url = f"{reverse(_url_name(KeyEvent._meta, 'changelist'))}?{urlencode(of_the_key)}"
+        context = {"rows": rows, "more": len(events) > self.key_events_shown, "all_url": all_url}
+        return render_to_string(self.key_events_template, context)
+
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         """Refuse filters on a key's hash: Django answers 400 (DisallowedModelAdminLookup)."""
         if reaches_a_secret(self.model, lookup):
@@ -208,6 +259,16 @@ class APIKeyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # no [] at 
     @admin.display(description="scopes")
     def _scopes(self, obj: AbstractAPIKey) -> str:
         return " ".join(obj.scopes) or "-"
+
+    @admin.display(description="parent")
+    def _parent(self, obj: AbstractAPIKey) -> str:
+        """The key that minted this one: it works only while its parent does."""
+        return "-" if obj.parent is None else self._link_to(obj.parent)
+
+    @admin.display(description="children")
+    def _children(self, obj: AbstractAPIKey) -> str:
+        children = [(self._link_to(child),) for child in obj.children.filter(revoked=False)]
+        return format_html_join(", ", "{}", children) or "-"
 
     @admin.display(description="replaces")
     def _replaces(self, obj: AbstractAPIKey) -> str:
@@ -232,9 +293,12 @@ class APIKeyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # no [] at 
                 "created",
                 "revoked",
                 "last_used_at",
+                "_parent",
+                "_children",
                 "_replaces",
                 "_replaced_by",
                 "_usage",
+                "_events",
             )
             fields = [field for field in fields if field not in not_yet]
         return fields
@@ -339,7 +403,8 @@ class APIKeyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # no [] at 
         form = RotateForm(request.POST if request.method == "POST" else None)
         if form.is_valid():
             try:
-                new, key = obj.rotate(grace=form.cleaned_data["grace"])
+                with acting_staff(request):
+                    new, key = obj.rotate(grace=form.cleaned_data["grace"])
             except ValueError as error:
                 self.message_user(request, str(error), messages.ERROR)
                 return HttpResponseRedirect(change_url)
@@ -378,3 +443,52 @@ class APIKeyModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # no [] at 
         }
         context["crumbs"].append(("Revoke", None))
         return TemplateResponse(request, self.revoke_confirmation_template, context)
+
+
+@admin.register(KeyEvent)
+class KeyEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # no [] at run time
+    """Every key's events, read only: nobody adds, changes or deletes one here."""
+
+    list_display = (
+        "_at",
+        "key_name",
+        "_key",
+        "action",
+        "reason",
+        "_by",
+        "address",
+        "_changes",
+    )
+    list_filter = ("action", "actor_kind", "reason", "key_model", "at")
+    search_fields = ("lookup_id", "key_name", "actor_name")
+
+    @admin.display(description="at", ordering="at")
+    def _at(self, event: KeyEvent) -> str:
+        return date_format(timezone.localtime(event.at), "Y-m-d H:i:s")  # to the second
+
+    @admin.display(description="lookup id", ordering="lookup_id")
+    def _key(self, event: KeyEvent) -> str:
+        """A link to the key in its list (empty once the key is deleted)."""
+        try:
+            url = reverse(_url_name(django_apps.get_model(event.key_model)._meta, "changelist"))
+        except (LookupError, NoReverseMatch):  # a model removed, or not in the admin
+            return event.lookup_id
+        query = urlencode({"lookup_id": event.lookup_id})
+        return format_html('<a href="{}?{}">{}</a>', url, query, event.lookup_id)
+
+    @admin.display(description="by", ordering="actor_kind")
+    def _by(self, event: KeyEvent) -> str:
+        return actor_text(event)
+
+    @admin.display(description="changes")
+    def _changes(self, event: KeyEvent) -> str:
+        return changes_text(event.changes) or "-"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

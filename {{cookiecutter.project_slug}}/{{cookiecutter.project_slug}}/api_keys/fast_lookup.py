@@ -43,17 +43,20 @@ class StockManager(Protocol[_Found]):
 
     def find_usable_key(self, lookup_id: str) -> _Found | None: ...
 
+    def usable_key_query(self, lookup_id: str) -> Any: ...
+
 
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
     params: list[Any]
     lookup_id_at: int  # where the lookup id goes in `params`
-    attnames: list[str]
+    attnames: list[str]  # the model's fields, the first columns
+    annotations: list[str]  # then what the query reads beside them (the parent's fields)
     converters: list[tuple[int, list[Any], Any]]  # (column, its converters, its expression)
 
 
-_compiled: dict[tuple[type, str], _Compiled] = {}
+_compiled: dict[tuple[type, str], _Compiled | None] = {}
 
 
 def find_usable_key(manager: StockManager[_Key], lookup_id: str) -> _Key | None:
@@ -61,9 +64,10 @@ def find_usable_key(manager: StockManager[_Key], lookup_id: str) -> _Key | None:
     if not api_keys_settings().compiled_lookup or not manager.has_stock_rules:
         return manager.find_usable_key(lookup_id)
     alias = manager.db
-    compiled = _compiled.get((type(manager), alias))
-    if compiled is None:
-        compiled = _compiled[(type(manager), alias)] = _compile(manager, alias)
+    if (type(manager), alias) not in _compiled:
+        _compiled[(type(manager), alias)] = _compile(manager, alias)
+    if (compiled := _compiled[(type(manager), alias)]) is None:
+        return manager.find_usable_key(lookup_id)
     params = list(compiled.params)
     params[compiled.lookup_id_at] = lookup_id
     connection = connections[alias]
@@ -76,13 +80,16 @@ def find_usable_key(manager: StockManager[_Key], lookup_id: str) -> _Key | None:
     for position, functions, expression in compiled.converters:
         for convert in functions:
             values[position] = convert(values[position], expression, connection)
-    api_key: _Key = manager.model.from_db(alias, compiled.attnames, values)
+    fields = len(compiled.attnames)
+    api_key: _Key = manager.model.from_db(alias, compiled.attnames, values[:fields])
+    for name, value in zip(compiled.annotations, values[fields:], strict=True):
+        setattr(api_key, name, value)
     return api_key
 
 
-def _compile(manager: StockManager[Any], alias: str) -> _Compiled:
+def _compile(manager: StockManager[Any], alias: str) -> _Compiled | None:
     """The SQL the ORM writes for the manager's `find_usable_key`, with its parameters."""
-    queryset = manager.get_usable_keys().filter(lookup_id=_LOOKUP_ID).order_by()[:1]
+    queryset = manager.usable_key_query(_LOOKUP_ID)
     compiler = queryset.query.get_compiler(using=alias)
     sql, params = compiler.as_sql()
     columns = [column for column, _, _ in compiler.select]
@@ -90,5 +97,11 @@ def _compile(manager: StockManager[Any], alias: str) -> _Compiled:
         (position, functions, expression)
         for position, (functions, expression) in compiler.get_converters(columns).items()
     ]
-    attnames = [column.target.attname for column in columns]
-    return _Compiled(sql, list(params), list(params).index(_LOOKUP_ID), attnames, converters)
+    fields = compiler.klass_info["select_fields"]
+    annotations = sorted(compiler.annotation_col_map, key=compiler.annotation_col_map.__getitem__)
+    at = [compiler.annotation_col_map[name] for name in annotations]
+    if fields + at != list(range(len(columns))):  # not the model's fields, then annotations
+        return None  # a query this module cannot turn into an object: the ORM's way
+    attnames = [columns[position].target.attname for position in fields]
+    lookup_id_at = list(params).index(_LOOKUP_ID)
+    return _Compiled(sql, list(params), lookup_id_at, attnames, annotations, converters)

@@ -77,7 +77,21 @@ class BaseAPIKeyManager(models.Manager[_Key]):
 
     def find_usable_key(self, lookup_id: str) -> _Key | None:
         """The usable key with this lookup id, expired or not, or None: one query."""
-        return next(iter(self.get_usable_keys().filter(lookup_id=lookup_id).order_by()[:1]), None)
+        found: _Key | None = next(iter(self.usable_key_query(lookup_id)), None)
+        return found
+
+    def usable_key_query(self, lookup_id: str) -> models.QuerySet[_Key]:
+        """`find_usable_key`'s query. A child key is usable only while its parent is one of
+        `get_usable_keys()`, judged in the same query, which also reads what the checks need
+        of the parent (PARENT_FIELDS: its scopes, expiry, networks and limits)."""
+        usable = self.get_usable_keys()
+        parent_usable = models.Exists(usable.filter(pk=models.OuterRef("parent_id")))
+        query: models.QuerySet[_Key] = (
+            usable.filter(models.Q(parent__isnull=True) | parent_usable, lookup_id=lookup_id)
+            .annotate(**PARENT_FIELDS)
+            .order_by()[:1]
+        )
+        return query
 
     @property
     def has_stock_rules(self) -> bool:
@@ -86,6 +100,7 @@ class BaseAPIKeyManager(models.Manager[_Key]):
         return (
             cls.get_usable_keys is BaseAPIKeyManager.get_usable_keys
             and cls.find_usable_key is BaseAPIKeyManager.find_usable_key
+            and cls.usable_key_query is BaseAPIKeyManager.usable_key_query
             and cls.get_queryset is BaseManager.get_queryset
             and self._queryset_class is models.QuerySet  # type: ignore[attr-defined]
         )
@@ -126,6 +141,13 @@ class BaseAPIKeyManager(models.Manager[_Key]):
         api_key.last_used_at = now
 
 
+# What a key check reads of a child's parent, in the same query (a join): see AbstractAPIKey.
+PARENT_FIELDS = {
+    f"parent_{name}": models.F(f"parent__{name}")
+    for name in ("lookup_id", "scopes", "expiry_date", "allowed_ips", "throttle_rate", "quota")
+}
+
+
 class APIKeyManager(BaseAPIKeyManager["APIKey"]):
     pass
 
@@ -136,6 +158,9 @@ class AbstractAPIKey(models.Model):
     objects: ClassVar["BaseAPIKeyManager[Any]"] = BaseAPIKeyManager()
     if TYPE_CHECKING:  # the keys that replaced this one (rotated_from's reverse relation)
         rotated_to: "RelatedManager[AbstractAPIKey]"
+        children: "RelatedManager[AbstractAPIKey]"  # the keys it minted (parent's reverse)
+        parent_id: Any  # the parent's primary key (django-stubs sees no _id on abstract models)
+        _revocation_reason: str  # set by `revoke`, read by events.py
 
     lookup_id = models.CharField(
         max_length=LOOKUP_ID_MAX_LENGTH,
@@ -187,6 +212,16 @@ class AbstractAPIKey(models.Model):
         '["203.0.113.0/24", "2001:db8::/32"]. Empty: anywhere.',
     )
     last_used_at = models.DateTimeField("last used", null=True, blank=True, editable=False)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.CASCADE,
+        related_name="children",
+        help_text="The key that minted this one (one level deep). A child works only while its "
+        "parent does, with the scopes both hold.",
+    )
     rotated_from = models.ForeignKey(
         "self",
         null=True,
@@ -221,6 +256,8 @@ class AbstractAPIKey(models.Model):
             self._validate_name()
         if saved is None or saved & {"scopes", "throttle_rate", "quota", "allowed_ips"}:
             self._validate_access()
+        if saved is None or "parent" in saved:
+            self._validate_parent()
         super().save(*args, update_fields=update_fields, **kwargs)
 
     def clean(self) -> None:
@@ -245,14 +282,25 @@ class AbstractAPIKey(models.Model):
             self.scopes = normalize_scopes(scopes)
         except ValueError as error:
             raise ValidationError({"scopes": str(error)}) from None
-        if self.throttle_rate:
-            validate_rate(self.throttle_rate)
-        if self.quota:
-            validate_quota(self.quota)
+        for name, validate in (("throttle_rate", validate_rate), ("quota", validate_quota)):
+            if value := getattr(self, name):
+                try:
+                    validate(value)
+                except ValidationError as error:
+                    raise ValidationError({name: error.messages}) from None
         try:
             self.allowed_ips = normalize_networks(self.allowed_ips)
         except ValueError as error:
             raise ValidationError({"allowed_ips": str(error)}) from None
+
+    def _validate_parent(self) -> None:
+        """Keys are one level deep: a parent has no parent, and a key is not its own."""
+        if self.parent_id is None:
+            return
+        keys: models.Manager[Any] = type(self)._base_manager  # as in _validate_irreversible
+        grandparent = keys.filter(pk=self.parent_id).values_list("parent_id", flat=True).first()
+        if self.parent_id == self.pk or grandparent is not None:
+            raise ValidationError({"parent": "A child key cannot have keys of its own."})
 
     def _validate_irreversible(self, saved: set[str] | None) -> None:
         """Refuse to undo a revocation, or to move a rotated key's end later. Asks the database,
@@ -285,9 +333,40 @@ class AbstractAPIKey(models.Model):
                 }
             )
 
+    def parent_field(self, name: str) -> Any:
+        """A field of the key's parent: read with the key by a key check (PARENT_FIELDS), or
+        from the parent object otherwise (a query, unless `select_related("parent")`)."""
+        if (read := f"parent_{name}") in self.__dict__:
+            return self.__dict__[read]
+        return None if self.parent_id is None else getattr(self.parent, name)
+
     @property
     def has_expired(self) -> bool:
-        return self.expiry_date is not None and self.expiry_date <= timezone.now()
+        """Whether the key, or its parent, has expired."""
+        now = timezone.now()
+        if self.expiry_date is not None and self.expiry_date <= now:
+            return True
+        if self.parent_id is None:
+            return False
+        parent_ends = self.parent_field("expiry_date")
+        return parent_ends is not None and parent_ends <= now
+
+    @property
+    def granted_scopes(self) -> list[str]:
+        """The scopes the key may use: its own, and for a child only those its parent holds
+        too, as they are now."""
+        if self.parent_id is None:
+            return list(self.scopes)
+        held = set(self.parent_field("scopes") or ())
+        return [scope for scope in self.scopes if scope in held]
+
+    @property
+    def networks(self) -> list[list[str]]:
+        """The `allowed_ips` a request must match, each list on its own: the key's, and a
+        child's parent's too. An empty list allows anywhere."""
+        if self.parent_id is None:
+            return [self.allowed_ips]
+        return [self.allowed_ips, self.parent_field("allowed_ips") or []]
 
     @property
     def status(self) -> str:
@@ -309,10 +388,18 @@ class AbstractAPIKey(models.Model):
         """Whether `key` is this key (revocation and expiry are not looked at)."""
         return type(self).objects.key_generator.verify(key, self.hashed_key)
 
-    def revoke(self) -> None:
-        """Revoke the key for good."""
-        self.revoked = True
-        self.save(update_fields=["revoked"])
+    def revoke(self, reason: str = "by_hand") -> None:
+        """Revoke the key for good, and its children with it. `reason` is what its event records
+        (events.py): "by_hand", "api", "leak_report", "rotation" or "parent"."""
+        with transaction.atomic(using=self._state.db):
+            self.revoked = True
+            self._revocation_reason = reason
+            self.save(update_fields=["revoked"])
+            # Saved one by one, so that each leaves its event. A child refused through its
+            # parent needs none of this: the check judges the parent in the same query.
+            keys: models.Manager[Any] = type(self)._base_manager  # as in _validate_irreversible
+            for child in keys.filter(parent=self, revoked=False):
+                child.revoke(reason="parent")
 
     # Not copied by `rotate`: the new key has its own secret, age, state and history.
     fields_not_copied_on_rotation: tuple[str, ...] = ("lookup_id", "hashed_key", "created")
@@ -333,9 +420,10 @@ class AbstractAPIKey(models.Model):
         """Issue a key that replaces this one, which stops working `grace` from now (or sooner,
         if it already expires sooner). Return (new object, key), and show the key once.
 
-        The new key keeps every other field (name, scopes, rate, a custom model's owner) and,
-        for a key that expires, the lifetime it was issued with, from now. A revoked or expired
-        key cannot be rotated, nor one whose successor is still in use (rotate the successor).
+        The new key keeps every other field (name, scopes, rate, a custom model's owner, its
+        parent) and, for a key that expires, the lifetime it was issued with, from now. It takes
+        over the old key's children. A revoked or expired key cannot be rotated, nor one whose
+        successor is still in use (rotate the successor).
         """
         if grace < timedelta(0):
             raise ValueError("The grace period cannot be negative.")
@@ -368,12 +456,17 @@ class AbstractAPIKey(models.Model):
                     f"This API key cannot be rotated as it is stored: {' '.join(error.messages)} "
                     "Correct it on its admin page, then rotate it."
                 ) from None
+            # Children follow the key that replaces their parent, not the one that expires.
+            keys.filter(parent=current).update(parent=new_key)
             ends = now + grace
             if current.expiry_date is not None and current.expiry_date <= ends:
                 self.expiry_date = current.expiry_date
             else:
                 self.expiry_date = ends
-                self.save(update_fields=["expiry_date"])
+            # Saved even when unchanged: this save leaves the old key's "rotated" event, naming
+            # the new key (events.py), instead of an expiry change.
+            self._rotated_to = new_key
+            self.save(update_fields=["expiry_date"])
         return new_key, key
 
 
@@ -398,6 +491,66 @@ class KeyUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lookup_id} {self.hour:%Y-%m-%d %H}:00 UTC"
+
+
+class KeyEvent(models.Model):
+    """One change to a key (created, changed, rotated, revoked, deleted): who made it, when and
+    from where (events.py records it). Names the key by model and lookup id, as KeyUsage does,
+    so it outlives the key. Holds no secret: never the key or its hash."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "created"
+        CHANGED = "changed", "changed"  # name, scopes, expiry, rate, quota or allowed IPs
+        ROTATED = "rotated", "rotated"
+        REVOKED = "revoked", "revoked"
+        DELETED = "deleted", "deleted"
+
+    class Reason(models.TextChoices):  # why a key was revoked (AbstractAPIKey.revoke)
+        BY_HAND = "by_hand", "by hand"
+        API = "api", "through the API"
+        LEAK_REPORT = "leak_report", "leak report"
+        ROTATION = "rotation", "rotation"
+        PARENT = "parent", "its parent was revoked"
+
+    class ActorKind(models.TextChoices):
+        STAFF = "staff", "staff user"
+        KEY = "key", "key, through the API"
+        COMMAND = "command", "command"
+        LEAK_REPORT = "leak_report", "leak report"
+        CODE = "code", "code (a shell or a script)"
+
+    key_model = models.CharField(max_length=100, help_text="The key's model, e.g. api_keys.apikey.")
+    lookup_id = models.CharField(max_length=LOOKUP_ID_MAX_LENGTH)
+    key_name = models.CharField("name", max_length=100, help_text="The key's name at the time.")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    reason = models.CharField(
+        max_length=20, choices=Reason.choices, blank=True, help_text="Why the key was revoked."
+    )
+    actor_kind = models.CharField("by", max_length=20, choices=ActorKind.choices)
+    actor_name = models.CharField(
+        "by whom",
+        max_length=150,
+        blank=True,
+        help_text="A username, the acting key's lookup id, a command's name, or the reporter.",
+    )
+    address = models.GenericIPAddressField(
+        null=True, blank=True, help_text="The client's address, where there was one."
+    )
+    changes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Fields before and after, e.g. {"scopes": {"old": [], "new": ["orders:read"]}}.',
+    )
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ("-at", "-pk")
+        verbose_name = "API key event"
+        verbose_name_plural = "API key events"
+        indexes = [models.Index(fields=["key_model", "lookup_id"], name="api_keys_events_of_a_key")]
+
+    def __str__(self) -> str:
+        return f"{self.lookup_id} {self.action} {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 class APIKey(AbstractAPIKey):

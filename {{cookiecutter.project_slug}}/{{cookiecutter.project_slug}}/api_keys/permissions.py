@@ -103,7 +103,8 @@ def check_request(
     request: HttpRequest | Request, model: type[AbstractAPIKey], key: str
 ) -> Verdict[AbstractAPIKey]:
     """`verify_key` for a request, once per key model and key, then the key's `allowed_ips`
-    (addresses.py; no query: the networks are in the key's row). The first key accepted is
+    (addresses.py; no query: the networks are in the key's row, and a child's parent's in the
+    same one). The first key accepted is
     recorded as used and becomes `request_key(request)`; a refused key that was found is
     counted as refused in its usage. Raises Throttled (429 with Retry-After) where the
     request's address has used up a cap on costly checks, and PermissionDenied (403
@@ -115,8 +116,8 @@ def check_request(
         address = client_address(request)
         verdict = verify_key(model.objects, key, address)
         api_key = verdict.api_key
-        allowed_ips = api_key.allowed_ips if verdict.accepted and api_key else None
-        if allowed_ips and not address_allowed(address, allowed_ips):
+        pins = api_key.networks if verdict.accepted and api_key else []
+        if any(networks and not address_allowed(address, networks) for networks in pins):
             verdict = IP_NOT_ALLOWED._replace(api_key=api_key)
         verdicts[(model, key)] = verdict
         if verdict.accepted and api_key is not None and "_api_key" not in attributes:
@@ -160,14 +161,15 @@ def presented_key(request: HttpRequest | Request) -> AbstractAPIKey | None:
 
 def check_scopes(api_key: AbstractAPIKey, view: Any, method: str) -> None:
     """Raise PermissionDenied (403 `missing_scope`) unless the key holds every scope the view's
-    `required_scopes` asks of `method` (scopes.py: a list, or a dict by method)."""
+    `required_scopes` asks of `method` (scopes.py: a list, or a dict by method); a child key,
+    only the scopes its parent holds too."""
     required = scopes_for_method(getattr(view, "required_scopes", None), method)
     if required is None:
         if not hasattr(view, method.lower()):
             return  # a method the view does not handle: DRF answers 405
         count_refused(api_key)
         raise PermissionDenied(f"No API key may use {method} here.", code="missing_scope")
-    if missing := sorted(set(required).difference(api_key.scopes)):
+    if missing := sorted(set(required).difference(api_key.granted_scopes)):
         count_refused(api_key)
         # Raised rather than returned: DRF would answer a refusal of `A | B` with no message.
         raise PermissionDenied(

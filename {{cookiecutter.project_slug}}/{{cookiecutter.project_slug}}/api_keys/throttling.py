@@ -22,7 +22,7 @@ logger = logging.getLogger("api_keys")
 class Limit(NamedTuple):
     """One limit a request was counted against, as the RateLimit headers describe it."""
 
-    policy: str  # "throttle" or "quota"
+    policy: str  # "throttle" or "quota"; "parent_throttle" or "parent_quota" for a child
     window: Window
     hits: int  # requests counted in the window so far, this one included
 
@@ -50,7 +50,9 @@ class APIKeyRateThrottle(BaseThrottle):
     processes that share the cache (Redis) share the count. Past its rate a key gets 429
     `throttled`, past its quota 429 `quota_exceeded`, both with Retry-After; every answer to a
     counted request carries the RateLimit-Policy and RateLimit headers of the tighter limit.
-    A request refused by the rate does not use up the quota.
+    A request refused by the rate does not use up the quota. A child key's requests count
+    against its parent's rate and quota too, so that a key cannot widen its own limits by
+    minting children.
 
     The key is the one the request was accepted with, whichever key model or parser the view
     uses; a request whose key nobody verified is not counted here: knowing a lookup id is not
@@ -69,15 +71,11 @@ class APIKeyRateThrottle(BaseThrottle):
         if api_key is None:
             return True
         options = api_keys_settings()
-        counter = f"{api_key._meta.label_lower}:{api_key.lookup_id}"
-        limits: list[tuple[str, Window]] = []
-        if rate := api_key.throttle_rate or self.get_rate():
-            self.window = Window.of(f"throttle:{counter}", rate)
-            limits.append(("throttle", self.window))
-        if (quota := api_key.quota or options.quota) and is_quota(quota):
-            limits.append(("quota", Window.of_quota(f"quota:{counter}", quota)))
-        elif quota:  # saved past the model's validation (a queryset update): not counted
-            logger.warning("API key %s has a quota that cannot be read.", api_key.lookup_id)
+        limits = self.limits_of(api_key._meta.label_lower, api_key.lookup_id, api_key, "")
+        if api_key.parent_id is not None:
+            parent = {name: api_key.parent_field(name) for name in ("throttle_rate", "quota")}
+            parent_id = api_key.parent_field("lookup_id")
+            limits += self.limits_of(api_key._meta.label_lower, parent_id, parent, "parent_")
         accepted = tally(api_key, ACCEPTED) if options.usage else None
         if not limits and accepted is None:
             return True
@@ -95,18 +93,36 @@ class APIKeyRateThrottle(BaseThrottle):
             # The tighter: fewer requests left; on a tie, the one that stays so for longer.
             tightest = min(counted, key=lambda limit: (limit.remaining, -limit.window.ends))
             headers.update(tightest.headers())
-        over = {limit.policy: limit for limit in counted if limit.hits > limit.window.limit}
+        over = [limit for limit in counted if limit.hits > limit.window.limit]
         if not over:
             return True
-        # Refused: counted as such, and a refusal by the rate gives its quota hit back.
-        quota_hit = [limit.window for limit in counted if limit.policy == "quota"]
+        # Refused: counted as such, and a refusal by a rate gives its quota hits back.
+        quota_over = next((limit for limit in over if limit.policy.endswith("quota")), None)
+        quota_hits = [limit.window for limit in counted if limit.policy.endswith("quota")]
         change_tallies(
             refused_instead(accepted) if accepted else {},
-            uncount=quota_hit if "quota" not in over else [],
+            uncount=quota_hits if quota_over is None else [],
         )
-        if "quota" in over:
-            raise quota_exceeded(over["quota"])
+        if quota_over is not None:
+            raise quota_exceeded(quota_over)
+        self.window = max((limit.window for limit in over), key=lambda window: window.ends)
         return False
+
+    def limits_of(
+        self, model: str, lookup_id: str, api_key: Any, prefix: str
+    ) -> list[tuple[str, Window]]:
+        """The windows a key's requests count in: its rate and its quota, each if it has one
+        (`api_key` reads `throttle_rate` and `quota`, as an object or a dict)."""
+        read = api_key.get if isinstance(api_key, dict) else lambda name: getattr(api_key, name)
+        counter = f"{model}:{lookup_id}"
+        limits: list[tuple[str, Window]] = []
+        if rate := read("throttle_rate") or self.get_rate():
+            limits.append((f"{prefix}throttle", Window.of(f"throttle:{counter}", rate)))
+        if (quota := read("quota") or api_keys_settings().quota) and is_quota(quota):
+            limits.append((f"{prefix}quota", Window.of_quota(f"quota:{counter}", quota)))
+        elif quota:  # saved past the model's validation (a queryset update): not counted
+            logger.warning("API key %s has a quota that cannot be read.", lookup_id)
+        return limits
 
     def wait(self) -> float | None:
         """Seconds until the current window ends (sent as Retry-After)."""
@@ -115,8 +131,9 @@ class APIKeyRateThrottle(BaseThrottle):
 
 def quota_exceeded(limit: Limit) -> Throttled:
     ends = datetime.fromtimestamp(limit.window.ends, UTC)
+    whose = "This API key's parent has" if limit.policy == "parent_quota" else "This API key has"
     message = (
-        f"This API key has used its quota of {limit.window.limit} requests; "
+        f"{whose} used its quota of {limit.window.limit} requests; "
         f"it renews at {ends:%Y-%m-%d %H:%M} UTC."
     )
     wait = math.ceil(limit.window.seconds_left())

@@ -1,4 +1,4 @@
-"""GET /api/v1/keys/: the sample endpoint that needs a scope."""
+"""GET /api/v1/keys/: the sample endpoint that needs a scope, and lists the caller's own keys."""
 
 import base64
 
@@ -16,15 +16,17 @@ def client_with(api_client, scopes):
     return api_client, key
 
 
-def test_a_key_with_the_scope_lists_keys_without_secrets(api_client):
+def test_a_key_with_the_scope_lists_its_own_keys_without_secrets(api_client):
     client, key = client_with(api_client, ["keys:read"])
-    other, other_key = APIKey.objects.create_key(name="other")
+    caller = APIKey.objects.get_from_key(key)
+    child, child_key = APIKey.objects.create_key(name="child", parent=caller)
+    APIKey.objects.create_key(name="another client's")
     response = client.get(URL)
     assert response.status_code == 200
     names = [row["name"] for row in response.json()["results"]]
-    assert names == ["other", "scopes ['keys:read']"]
+    assert names == ["child", "scopes ['keys:read']"]
     body = response.content.decode()
-    for secret in (key, other_key, other.hashed_key):
+    for secret in (key, child_key, child.hashed_key, caller.hashed_key):
         assert secret not in body
 
 
@@ -73,9 +75,10 @@ def test_a_forged_cursor_position_gets_404_not_500(api_client, forged):
 
 
 def test_a_cursor_the_api_gave_out_still_pages(api_client):
-    client, _ = client_with(api_client, ["keys:read"])
+    client, key = client_with(api_client, ["keys:read"])
+    caller = APIKey.objects.get_from_key(key)
     for number in range(60):
-        APIKey.objects.create_key(name=f"key {number}")
+        APIKey.objects.create_key(name=f"key {number}", parent=caller)
     first = client.get(URL).json()
     second = client.get(first["next"]).json()
     assert len(first["results"]) == 50

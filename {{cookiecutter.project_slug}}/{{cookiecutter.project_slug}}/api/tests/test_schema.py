@@ -106,17 +106,23 @@ def test_protected_operations_require_the_key_with_their_scopes(schema):
 
 def test_counted_answers_document_the_ratelimit_headers(schema):
     responses = schema["paths"]["/api/v1/whoami/"]["get"]["responses"]
-    for status in ("200", "429"):
-        assert responses[status]["headers"] == {
-            "RateLimit-Policy": {"$ref": "#/components/headers/RateLimit-Policy"},
-            "RateLimit": {"$ref": "#/components/headers/RateLimit"},
-        }
+    limits = {
+        "RateLimit-Policy": {"$ref": "#/components/headers/RateLimit-Policy"},
+        "RateLimit": {"$ref": "#/components/headers/RateLimit"},
+    }
+    no_store = {"Cache-Control": {"$ref": "#/components/headers/Cache-Control"}}
+    assert responses["200"]["headers"] == limits | no_store
+    assert responses["429"]["headers"] == limits
     assert "headers" not in responses["401"]
-    assert set(schema["components"]["headers"]) == {"RateLimit-Policy", "RateLimit"}
+    assert set(schema["components"]["headers"]) == {
+        "RateLimit-Policy",
+        "RateLimit",
+        "Cache-Control",
+    }
     assert "quota_exceeded" in responses["429"]["description"]
     assert "ip_not_allowed" in responses["403"]["description"]
     healthz = schema["paths"]["/healthz/"]["get"]["responses"]["200"]
-    assert "headers" not in healthz
+    assert healthz["headers"] == no_store
 
 
 def test_the_usage_report_is_described(schema):
@@ -128,6 +134,36 @@ def test_the_usage_report_is_described(schema):
     report = operation["responses"]["200"]["content"]["application/json"]["schema"]
     fields = schema["components"]["schemas"][report["$ref"].rsplit("/", 1)[1]]["properties"]
     assert set(fields) == {"lookup_id", "by", "since", "until", "totals", "counts"}
+
+
+def test_managing_keys_is_described_with_its_scopes_and_answers(schema):
+    def operation(under, method):
+        return schema["paths"][f"/api/v1/keys/{under}"][method]
+
+    def fields_of(response):
+        reference = response["content"]["application/json"]["schema"]["$ref"]
+        return schema["components"]["schemas"][reference.rsplit("/", 1)[1]]["properties"]
+
+    expected = {
+        ("", "get"): ("keys:read", {"200", "401", "403", "404", "429"}),
+        ("", "post"): ("keys:write", {"201", "400", "401", "403", "429"}),
+        ("{lookup_id}/", "get"): ("keys:read", {"200", "401", "403", "404", "429"}),
+        ("{lookup_id}/", "delete"): ("keys:write", {"204", "401", "403", "404", "429"}),
+        ("{lookup_id}/rotate/", "post"): ("keys:write", {"201", "400", "404", "409", "429"}),
+    }
+    for (under, method), (scope, statuses) in expected.items():
+        described = operation(under, method)
+        assert described["security"] == [{"ApiKeyAuth": [scope]}], (under, method)
+        assert statuses <= set(described["responses"]), (under, method)
+    for under in ("", "{lookup_id}/rotate/"):
+        created = operation(under, "post")["responses"]["201"]
+        assert {"key", "lookup_id", "parent", "scopes"} <= set(fields_of(created))
+        assert created["headers"]["Cache-Control"] == {"$ref": "#/components/headers/Cache-Control"}
+    conflict = operation("{lookup_id}/rotate/", "post")["responses"]["409"]
+    assert conflict["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert "child_key" in operation("", "post")["responses"]["403"]["description"]
 
 
 def test_open_operations_require_nothing(schema):

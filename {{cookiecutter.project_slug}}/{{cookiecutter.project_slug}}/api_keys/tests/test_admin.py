@@ -195,6 +195,8 @@ def viewer_client(client):
         "hashed_key",
         "rotated_from__hashed_key__startswith",
         "rotated_to__hashed_key__startswith",
+        "parent__hashed_key__startswith",
+        "children__hashed_key__startswith",
     ],
 )
 def test_the_list_refuses_to_filter_on_a_stored_hash(viewer_client, caplog, lookup):
@@ -626,3 +628,15 @@ def test_the_admin_refuses_a_bad_quota_or_network_with_one_sentence(
     assert response.status_code == 200
     assert message in response.content.decode()
     assert not APIKey.objects.exists()
+
+
+def test_a_child_s_page_links_its_parent_and_the_parent_s_lists_its_children(admin_client):
+    parent, _ = APIKey.objects.create_key(name="partner")
+    child, _ = APIKey.objects.create_key(name="nightly export", parent=parent)
+    revoked, _ = APIKey.objects.create_key(name="old export", parent=parent)
+    revoked.revoke()
+    child_page = admin_client.get(change_url(child)).content.decode()
+    assert f'<a href="{change_url(parent)}">partner ({parent.lookup_id})</a>' in child_page
+    parent_page = admin_client.get(change_url(parent)).content.decode()
+    assert f'<a href="{change_url(child)}">nightly export ({child.lookup_id})</a>' in parent_page
+    assert revoked.lookup_id not in parent_page

@@ -217,11 +217,17 @@ def test_listapikeys_shows_scopes_and_last_use():
     assert rows["used"]["last_used"] == last_used.isoformat()
     assert rows["idle"]["scopes"] == []
     assert rows["idle"]["last_used"] is None
+    child, _ = APIKey.objects.create_key(name="child", parent=used)
+    rows = {row["name"]: row for row in json.loads(run("listapikeys", "--json")[0])}
+    assert rows["child"]["parent"] == used.lookup_id
+    assert rows["used"]["parent"] is None
     header, *lines = run("listapikeys")[0].splitlines()
     # Then the fields a project adds to its key model, if any.
-    assert header.split()[:7] == [
-        "lookup_id", "name", "status", "scopes", "created", "expires", "last_used"
+    assert header.split()[:8] == [
+        "lookup_id", "name", "status", "scopes", "created", "expires", "last_used", "parent"
     ]  # fmt: skip
+    child_line = next(line for line in lines if line.startswith(child.lookup_id))
+    assert child_line.rstrip().endswith(used.lookup_id)
     used_line = next(line for line in lines if line.startswith(used.lookup_id))
     assert "orders:read,orders:write" in used_line
     assert last_used.isoformat() in used_line

@@ -20,7 +20,8 @@ def field_values(api_key: Model) -> dict[str, object]:
 
 @pytest.fixture
 def keys():
-    """Keys in the states a check meets: plain, full of values, expired, revoked, rotated."""
+    """Keys in the states a check meets: plain, full of values, expired, revoked, rotated, and
+    children of a usable, an expired and a revoked parent."""
     plain, _ = APIKey.objects.create_key(name="plain")
     full, _ = APIKey.objects.create_key(
         name="Ledger's café ✓",
@@ -33,7 +34,13 @@ def keys():
     revoked, _ = APIKey.objects.create_key(name="revoked")
     revoked.revoke()
     successor, _ = full.rotate(grace=timedelta(hours=1))
-    return [plain, full, expired, revoked, successor]
+    doomed, _ = APIKey.objects.create_key(name="doomed")
+    children = [
+        APIKey.objects.create_key(name=f"child of {parent.name}", parent=parent, scopes=["a"])[0]
+        for parent in (successor, expired, doomed)
+    ]
+    APIKey.objects.filter(pk=doomed.pk).update(revoked=True)  # the last child's parent
+    return [plain, full, expired, revoked, successor, *children]
 
 
 def test_the_compiled_query_finds_what_the_orm_finds(keys):
@@ -45,6 +52,10 @@ def test_the_compiled_query_finds_what_the_orm_finds(keys):
             continue
         assert type(compiled) is type(by_the_orm)
         assert field_values(compiled) == field_values(by_the_orm)
+        read_with_it = [name for name in vars(by_the_orm) if name.startswith("parent_")]
+        assert len(read_with_it) == 7  # the parent's id, and PARENT_FIELDS
+        for name in read_with_it:
+            assert getattr(compiled, name) == getattr(by_the_orm, name), name
         assert compiled._state.db == by_the_orm._state.db
         assert not compiled._state.adding
     assert find_usable_key(APIKey.objects, "unknown") is None
