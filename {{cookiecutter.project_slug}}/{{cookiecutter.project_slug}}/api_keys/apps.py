@@ -7,4 +7,6 @@ class APIKeysConfig(AppConfig):
     verbose_name = "API keys"
 
     def ready(self) -> None:
-        from . import checks, schema  # noqa: F401  (register the system checks and OpenAPI)
+        from . import checks, events, schema  # noqa: F401  (checks and schema register themselves)
+
+        events.connect()  # every change to a key leaves an event

@@ -1,6 +1,6 @@
 """What every key command shares: the key model it works on (--model), finding a key by its
-lookup id, one sentence, instead of a traceback, when the database cannot do the job, and text
-from the database made safe to print (`printable`)."""
+lookup id, one sentence, instead of a traceback, when the database cannot do the job, text
+from the database made safe to print (`printable`), and key events that name the command."""
 
 import argparse
 import re
@@ -13,6 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 
 from ..addresses import parse_network
+from ..events import acting_as
 from ..models import AbstractAPIKey
 from ..rates import QUOTA_EXAMPLES, is_quota
 
@@ -129,8 +130,10 @@ class DatabaseCommand(BaseCommand):
         return parser
 
     def execute(self, *args: Any, **options: Any) -> str | None:
+        name = type(self).__module__.rpartition(".")[2]  # the command's name, e.g. revokeapikey
         try:
-            return super().execute(*args, **options)
+            with acting_as("command", name):  # the events of the keys it changes say so
+                return super().execute(*args, **options)
         except DatabaseError as error:
             raise CommandError(explain_database_error(error, self.database)) from None
 

@@ -12,7 +12,7 @@ from django.db import connection, models
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from ..models import APIKey
+from ..models import APIKey, KeyEvent
 
 pytestmark = pytest.mark.django_db
 LEGACY_TABLE = "rest_framework_api_key_apikey"
@@ -123,6 +123,20 @@ def test_imported_keys_authenticate_as_they_are(api_client, legacy_table):
     assert abs(billing.created - created) < timedelta(seconds=1)
     assert abs(billing.expiry_date - expiry) < timedelta(seconds=1)
     assert billing.hashed_key.startswith("sha256$")
+
+
+def test_each_imported_key_leaves_an_event_naming_the_command_but_a_dry_run_none(legacy_table):
+    prefix, _ = insert_legacy_key("billing", revoked=True)
+    run("--dry-run")
+    assert not KeyEvent.objects.exists()
+    run()
+    [event] = KeyEvent.objects.filter(lookup_id=prefix)
+    assert (event.action, event.actor_kind, event.actor_name) == (
+        "created",
+        "command",
+        "importapikeys",
+    )
+    assert event.changes == {"revoked": {"new": True}}
 
 
 def test_a_password_hasher_hash_is_kept_then_replaced_on_first_use(api_client, legacy_table):
