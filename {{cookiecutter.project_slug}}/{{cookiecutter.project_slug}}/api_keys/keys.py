@@ -149,6 +149,15 @@ class KeyGenerator:
         body = f"{self.brand}_{lookup_id}_{secret}"
         return body + checksum(body), lookup_id, self.hash_secret(secret)
 
+    def key_pattern(self) -> str:
+        """The regular expression that finds this generator's keys in text, for secret scanners
+        (GitHub's, findapikeys): a match is a key only if `parse` accepts its checksum."""
+        lookup_id, secret = (
+            "[0-9A-Za-z]{" + str(length) + "}"
+            for length in (self.prefix_length, self.secret_key_length + CHECKSUM_LENGTH)
+        )
+        return rf"\b{re.escape(self.brand)}_{lookup_id}_{secret}\b"
+
     @sensitive_variables()
     def parse(self, key: str) -> ParsedKey | None:
         """Split a presented key, or None if it is malformed or its checksum is wrong."""
