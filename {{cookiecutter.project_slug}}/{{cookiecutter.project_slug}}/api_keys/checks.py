@@ -3,6 +3,7 @@
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, register
@@ -14,6 +15,19 @@ from .settings import DEFAULTS
 
 def _is_seconds(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+def _is_keys_url(value: Any) -> bool:
+    """https://, or http:// to this machine (a test's key server): what signs a leak report
+    must not come over a network in clear."""
+    if not isinstance(value, str):
+        return False
+    try:
+        url = urlsplit(value)
+    except ValueError:  # e.g. "http://[::1", an unclosed bracket
+        return False
+    local = url.scheme == "http" and url.hostname in ("localhost", "127.0.0.1", "::1")
+    return bool(url.hostname) and (url.scheme == "https" or local)
 
 
 # Entry: (is the value good?, what a good value looks like).
@@ -56,6 +70,14 @@ RULES: dict[str, tuple[Callable[[Any], object], str]] = {
     "USAGE_FLUSH_INTERVAL": (
         lambda v: _is_seconds(v) and 1 <= v <= 3600,
         "a number of seconds from 1 to 3600",
+    ),
+    "MAX_ROTATION_GRACE": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 366 * 86400,
+        "a whole number of seconds from 0 to 31622400 (366 days)",
+    ),
+    "SECRET_SCANNING_KEYS_URL": (
+        _is_keys_url,
+        f"an https:// URL such as {DEFAULTS['SECRET_SCANNING_KEYS_URL']!r} (http:// to localhost)",
     ),
 }
 

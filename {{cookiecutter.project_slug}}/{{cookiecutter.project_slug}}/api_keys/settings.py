@@ -42,6 +42,12 @@ DEFAULTS: dict[str, Any] = {
     # Seconds between two moves of the counts from the cache to the database (at most; a move
     # also happens when an hour closes). A crash loses at most the counts of one move.
     "USAGE_FLUSH_INTERVAL": 60,
+    # Longest grace period, in seconds, a client may give a key it rotates through the API
+    # (POST /api/v1/keys/{lookup_id}/rotate/): the old key works at most this long after.
+    "MAX_ROTATION_GRACE": 7 * 86400,
+    # Where GitHub publishes the public keys that sign its secret scanning leak reports
+    # (secret_scanning.py): an https:// URL (http:// only on this machine, for tests).
+    "SECRET_SCANNING_KEYS_URL": "https://api.github.com/meta/public_keys/secret_scanning",
 }
 
 
@@ -59,6 +65,8 @@ class APIKeySettings:
     quota: str | None
     usage: bool
     usage_flush_interval: float
+    max_rotation_grace: int
+    secret_scanning_keys_url: str
 
 
 @cache

@@ -29,6 +29,9 @@ def test_default_settings_pass():
         ({"REFUSAL_RATE": "10 per minute"}, "api_keys.E003"),
         ({"THROTTLE_RATE": "lots"}, "api_keys.E003"),
         ({"LAST_USED_INTERVAL": None}, "api_keys.E003"),
+        ({"MAX_ROTATION_GRACE": -1}, "api_keys.E003"),
+        ({"MAX_ROTATION_GRACE": 86400.5}, "api_keys.E003"),
+        ({"MAX_ROTATION_GRACE": 400 * 86400}, "api_keys.E003"),
     ],
 )
 def test_bad_entries_are_reported(api_keys, expected):
