@@ -52,7 +52,7 @@ class _Compiled:
     params: list[Any]
     lookup_id_at: int  # where the lookup id goes in `params`
     attnames: list[str]  # the model's fields, the first columns
-    annotations: list[str]  # then what the query reads beside them (the parent's fields)
+    annotations: list[str]  # then what the query reads beside them (the parent's state)
     converters: list[tuple[int, list[Any], Any]]  # (column, its converters, its expression)
 
 
@@ -81,9 +81,10 @@ def find_usable_key(manager: StockManager[_Key], lookup_id: str) -> _Key | None:
         for convert in functions:
             values[position] = convert(values[position], expression, connection)
     fields = len(compiled.attnames)
-    api_key: _Key = manager.model.from_db(alias, compiled.attnames, values[:fields])
+    found = manager.model.from_db(alias, compiled.attnames, values[:fields])
     for name, value in zip(compiled.annotations, values[fields:], strict=True):
-        setattr(api_key, name, value)
+        setattr(found, name, value)
+    api_key: _Key | None = None if found.parent_refused else found  # as the manager judges
     return api_key
 
 

@@ -1,13 +1,14 @@
 """API keys: the abstract model to build custom key models on, its manager, and `APIKey`."""
 
 import copy
-from datetime import timedelta
+import json
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models.functions import Length, Trim
+from django.db.models.functions import JSONObject, Length, Trim
 from django.db.models.lookups import GreaterThan
 from django.db.models.manager import BaseManager
 from django.utils import timezone
@@ -76,19 +77,22 @@ class BaseAPIKeyManager(models.Manager[_Key]):
         return self.filter(revoked=False)
 
     def find_usable_key(self, lookup_id: str) -> _Key | None:
-        """The usable key with this lookup id, expired or not, or None: one query."""
+        """The usable key with this lookup id, expired or not, or None: one query. A child key
+        is usable only while its parent is one of `get_usable_keys()` too."""
         found: _Key | None = next(iter(self.usable_key_query(lookup_id)), None)
-        return found
+        return None if found is None or found.parent_refused else found
 
     def usable_key_query(self, lookup_id: str) -> models.QuerySet[_Key]:
-        """`find_usable_key`'s query. A child key is usable only while its parent is one of
-        `get_usable_keys()`, judged in the same query, which also reads what the checks need
-        of the parent (PARENT_FIELDS: its scopes, expiry, networks and limits)."""
+        """`find_usable_key`'s query: the key among `get_usable_keys()`, and in the same query
+        what the checks need of its parent (PARENT_FIELDS, as `parent_state`), read from the
+        parent only if it is one of `get_usable_keys()` too: None says it is not. (A subquery
+        that builds one JSON object: the database plans it faster than a join.)"""
         usable = self.get_usable_keys()
-        parent_usable = models.Exists(usable.filter(pk=models.OuterRef("parent_id")))
-        query: models.QuerySet[_Key] = (
-            usable.filter(models.Q(parent__isnull=True) | parent_usable, lookup_id=lookup_id)
-            .annotate(**PARENT_FIELDS)
+        parent = usable.filter(pk=models.OuterRef("parent_id")).order_by()
+        state = JSONObject(**{name: name for name in PARENT_FIELDS})
+        query: models.QuerySet[Any] = (
+            usable.filter(lookup_id=lookup_id)
+            .annotate(parent_state=models.Subquery(parent.values(state=state)[:1]))
             .order_by()[:1]
         )
         return query
@@ -141,11 +145,8 @@ class BaseAPIKeyManager(models.Manager[_Key]):
         api_key.last_used_at = now
 
 
-# What a key check reads of a child's parent, in the same query (a join): see AbstractAPIKey.
-PARENT_FIELDS = {
-    f"parent_{name}": models.F(f"parent__{name}")
-    for name in ("lookup_id", "scopes", "expiry_date", "allowed_ips", "throttle_rate", "quota")
-}
+# What a key check reads of a child's parent, in the same query: see AbstractAPIKey.parent_field.
+PARENT_FIELDS = ("lookup_id", "scopes", "expiry_date", "allowed_ips", "throttle_rate", "quota")
 
 
 class APIKeyManager(BaseAPIKeyManager["APIKey"]):
@@ -161,6 +162,7 @@ class AbstractAPIKey(models.Model):
         children: "RelatedManager[AbstractAPIKey]"  # the keys it minted (parent's reverse)
         parent_id: Any  # the parent's primary key (django-stubs sees no _id on abstract models)
         _revocation_reason: str  # set by `revoke`, read by events.py
+        parent_state: dict[str, Any] | None  # read by a key check (usable_key_query)
 
     lookup_id = models.CharField(
         max_length=LOOKUP_ID_MAX_LENGTH,
@@ -333,12 +335,24 @@ class AbstractAPIKey(models.Model):
                 }
             )
 
+    @property
+    def parent_refused(self) -> bool:
+        """Whether a key check found this child's parent not usable (`usable_key_query`)."""
+        return self.parent_id is not None and self.__dict__.get("parent_state", {}) is None
+
     def parent_field(self, name: str) -> Any:
         """A field of the key's parent: read with the key by a key check (PARENT_FIELDS), or
         from the parent object otherwise (a query, unless `select_related("parent")`)."""
-        if (read := f"parent_{name}") in self.__dict__:
-            return self.__dict__[read]
-        return None if self.parent_id is None else getattr(self.parent, name)
+        state = self.__dict__.get("parent_state")
+        if state is None:
+            return None if self.parent_id is None else getattr(self.parent, name)
+        value, field = state[name], self._meta.get_field(name)
+        if isinstance(field, models.JSONField) and isinstance(value, str):
+            return json.loads(value)  # SQLite's JSON_OBJECT keeps a JSON column as its text
+        if isinstance(field, models.DateTimeField) and value is not None:
+            moment = field.to_python(value)  # JSON holds a date as text, without a time zone
+            return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
+        return value
 
     @property
     def has_expired(self) -> bool:

@@ -70,7 +70,7 @@ def test_a_child_wider_or_malformed_gets_400_naming_what(parent, fields, field, 
     error = response.json()["error"]
     assert error["code"] == "invalid"
     said = error["fields"][field]  # a list of sentences; a dict by position for a list's item
-    sentences = said if isinstance(said, list) else [line for item in said.values() for line in item]
+    sentences = said if isinstance(said, list) else [one for item in said.values() for one in item]
     assert says in " ".join(sentences)
     assert APIKey.objects.count() == before
 
