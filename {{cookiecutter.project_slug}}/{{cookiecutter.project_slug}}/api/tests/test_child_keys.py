@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from ...api_keys.models import APIKey
+from ...api_keys.models import APIKey, KeyEvent
 
 pytestmark = pytest.mark.django_db
 KEYS = "/api/v1/keys/"
@@ -28,8 +28,8 @@ def parent(api_client):
     return api_key, as_key(api_client, key)
 
 
-def mint(client, **fields):
-    return client.post(KEYS, {"name": "ci job", **fields}, format="json")
+def mint(client, REMOTE_ADDR="127.0.0.1", **fields):  # noqa: N803  (as Django names it)
+    return client.post(KEYS, {"name": "ci job", **fields}, format="json", REMOTE_ADDR=REMOTE_ADDR)
 
 
 def test_minting_a_child_answers_its_key_once_and_no_cache_may_keep_it(parent, client):
@@ -278,3 +278,24 @@ def test_a_child_s_own_usage_is_the_parent_s_to_read(parent):
     child = mint(as_parent).json()
     assert as_parent.get(f"{KEYS}{child['lookup_id']}/usage/").status_code == 200
     assert as_parent.get(f"{KEYS}{child['lookup_id']}/").json()["name"] == "ci job"
+
+
+def test_changes_through_the_api_leave_events_naming_the_calling_key(parent):
+    api_key, as_parent = parent
+    child = mint(as_parent, REMOTE_ADDR="203.0.113.9").json()
+    as_parent.post(f"{KEYS}{child['lookup_id']}/rotate/", {"grace_seconds": 0}, format="json")
+    as_parent.delete(f"{KEYS}{api_key.lookup_id}/")
+    events = KeyEvent.objects.filter(actor_kind="key").order_by("at", "pk")
+    assert {event.actor_name for event in events} == {api_key.lookup_id}
+    assert [(event.lookup_id, event.action, event.reason) for event in events][:3] == [
+        (child["lookup_id"], "created", ""),
+        (events[1].lookup_id, "created", ""),  # the child's successor
+        (child["lookup_id"], "rotated", ""),
+    ]
+    assert events[1].changes["rotated_from"] == {"new": child["lookup_id"]}
+    assert events.first().address == "203.0.113.9"
+    revoked = {(event.lookup_id, event.reason) for event in events if event.action == "revoked"}
+    assert (api_key.lookup_id, "api") in revoked
+    assert any(reason == "parent" for _, reason in revoked)  # its child, with it
+    for event in KeyEvent.objects.all():
+        assert child["key"] not in str(event.changes)
