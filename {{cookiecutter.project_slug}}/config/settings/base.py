@@ -184,7 +184,10 @@ REST_FRAMEWORK = {
         "{{ cookiecutter.project_slug }}.api_keys.throttling.APIKeyRateThrottle",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser, with too deeply nested JSON a 400 rather than a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "{{ cookiecutter.project_slug }}.api.parsers.NestingSafeJSONParser",
+    ],
     "EXCEPTION_HANDLER": "{{ cookiecutter.project_slug }}.api.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -22,7 +22,7 @@ ERRORS = {
     "401": "No key, or a malformed, unknown, revoked or expired one.",
     "403": "The key lacks a scope or a permission this operation requires (`missing_scope`), "
     "may not be used from the client's address (`ip_not_allowed`), or is a child key, which "
-    "cannot mint keys (`child_key`).",
+    "cannot mint keys (`child_key`), or has as many children as it may (`too_many_children`).",
     "429": "Too many requests with this key (`throttled`), or its quota for the period is used "
     "up (`quota_exceeded`); retry after `Retry-After` seconds.",
     "503": "The service is unavailable; retry after `Retry-After` seconds.",

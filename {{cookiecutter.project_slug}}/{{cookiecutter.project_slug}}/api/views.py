@@ -93,8 +93,11 @@ class NewestFirst(CursorPagination):
         cursor = super().decode_cursor(request)
         if cursor is not None and cursor.position is not None:
             try:
-                APIKey._meta.get_field("created").to_python(cursor.position)
-            except ValidationError:
+                moment = APIKey._meta.get_field("created").to_python(cursor.position)
+                if timezone.is_naive(moment):  # the ones the API gives out say their offset
+                    raise ValidationError("naive")
+                moment.astimezone(UTC)  # e.g. 9999-12-31T23:59:59-23:00 is past year 9999
+            except (ValidationError, OverflowError):
                 raise NotFound(self.invalid_cursor_message) from None
         return cursor
 
@@ -252,6 +255,13 @@ class APIKeyListView(ListAPIView):
         if caller.parent_id is not None:
             raise PermissionDenied(
                 "A child key cannot mint keys: keys are one level deep.", code="child_key"
+            )
+        most = api_keys_settings().max_children
+        if APIKey.objects.filter(parent=caller, revoked=False).count() >= most:
+            raise PermissionDenied(
+                f"This key has {most} live child keys, the most it may have "
+                "(API_KEYS['MAX_CHILDREN']): revoke one first.",
+                code="too_many_children",
             )
         fields = ChildKeySerializer(data=request.data, context={"caller": caller})
         fields.is_valid(raise_exception=True)

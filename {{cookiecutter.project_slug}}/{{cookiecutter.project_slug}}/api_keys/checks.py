@@ -75,6 +75,10 @@ RULES: dict[str, tuple[Callable[[Any], object], str]] = {
         lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 366 * 86400,
         "a whole number of seconds from 0 to 31622400 (366 days)",
     ),
+    "MAX_CHILDREN": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "a whole number, 0 or more (0: no key may mint children)",
+    ),
     "SECRET_SCANNING_KEYS_URL": (
         _is_keys_url,
         f"an https:// URL such as {DEFAULTS['SECRET_SCANNING_KEYS_URL']!r} (http:// to localhost)",

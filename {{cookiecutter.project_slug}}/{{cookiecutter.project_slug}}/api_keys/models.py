@@ -56,6 +56,7 @@ class BaseAPIKeyManager(models.Manager[_Key]):
     def assign_key(self, obj: _Key) -> str:
         """Give `obj` a new key and return it; the caller saves `obj`."""
         key, obj.lookup_id, obj.hashed_key = self.key_generator.generate()
+        obj.lineage = obj.lineage or obj.lookup_id  # a rotation passes its own on
         if not obj.pk and not isinstance(obj._meta.pk, models.AutoField):
             # A table kept from djangorestframework-api-key, whose primary key is a string.
             obj.pk = obj.lookup_id
@@ -146,7 +147,8 @@ class BaseAPIKeyManager(models.Manager[_Key]):
 
 
 # What a key check reads of a child's parent, in the same query: see AbstractAPIKey.parent_field.
-PARENT_FIELDS = ("lookup_id", "scopes", "expiry_date", "allowed_ips", "throttle_rate", "quota")
+PARENT_FIELDS: tuple[str, ...] = ("lookup_id", "lineage", "scopes", "expiry_date")
+PARENT_FIELDS += ("allowed_ips", "throttle_rate", "quota")
 
 
 class APIKeyManager(BaseAPIKeyManager["APIKey"]):
@@ -223,6 +225,13 @@ class AbstractAPIKey(models.Model):
         related_name="children",
         help_text="The key that minted this one (one level deep). A child works only while its "
         "parent does, with the scopes both hold.",
+    )
+    lineage = models.CharField(
+        max_length=LOOKUP_ID_MAX_LENGTH,
+        blank=True,
+        editable=False,
+        help_text="The lookup id of the first key of this key's rotations: its rate and quota "
+        "are counted under it, so that a rotation does not start them again.",
     )
     rotated_from = models.ForeignKey(
         "self",
@@ -355,6 +364,12 @@ class AbstractAPIKey(models.Model):
         return value
 
     @property
+    def counted_as(self) -> str:
+        """What the key's rate and quota are counted under: its lineage (a key stored before
+        there were lineages: its lookup id)."""
+        return self.lineage or self.lookup_id
+
+    @property
     def has_expired(self) -> bool:
         """Whether the key, or its parent, has expired."""
         now = timezone.now()
@@ -430,6 +445,20 @@ class AbstractAPIKey(models.Model):
             return None
         return issued.expiry_date - issued.created
 
+    def _lock_with_parent(self) -> "AbstractAPIKey":
+        """The key read again under a row lock, its parent's row locked first: a child's
+        successor needs its parent's row, which the parent's rotation locks to hand its children
+        over, so locks taken in this order cannot deadlock."""
+        keys: models.Manager[Any] = type(self)._base_manager  # as in _validate_irreversible
+        for _ in range(3):  # the parent read, then locked, may be replaced in between
+            parent_id = keys.filter(pk=self.pk).values_list("parent_id", flat=True).first()
+            if parent_id is not None:
+                keys.select_for_update().filter(pk=parent_id).first()
+            current: AbstractAPIKey = keys.select_for_update().get(pk=self.pk)
+            if current.parent_id == parent_id:
+                return current
+        raise ValueError("This API key's parent is being rotated; try again.")
+
     def rotate(self, grace: timedelta) -> tuple["AbstractAPIKey", str]:
         """Issue a key that replaces this one, which stops working `grace` from now (or sooner,
         if it already expires sooner). Return (new object, key), and show the key once.
@@ -443,8 +472,9 @@ class AbstractAPIKey(models.Model):
             raise ValueError("The grace period cannot be negative.")
         model = type(self)
         with transaction.atomic(using=self._state.db):
-            # Under a row lock: a concurrent rotation or revocation waits, then sees this one.
-            current = model._base_manager.select_for_update().get(pk=self.pk)
+            # Under row locks, the parent's first (as the parent's own rotation takes them):
+            # a concurrent rotation or revocation waits, then sees this one.
+            current = self._lock_with_parent()
             now = timezone.now()
             if current.revoked:
                 raise ValueError("A revoked API key cannot be rotated; create a new key instead.")
@@ -461,8 +491,12 @@ class AbstractAPIKey(models.Model):
                 for field in model._meta.concrete_fields
                 if not field.primary_key and field.name not in self.fields_not_copied_on_rotation
             }
+            fields["lineage"] = current.counted_as
             if (lifetime := current._issued_lifetime()) is not None:
                 fields["expiry_date"] = now + lifetime
+            ends, parent_ends = fields.get("expiry_date"), current.parent_field("expiry_date")
+            if ends is not None and parent_ends is not None and ends > parent_ends:
+                fields["expiry_date"] = parent_ends  # a child does not outlive its parent
             try:
                 new_key, key = model.objects.create_key(**fields, rotated_from=current)
             except ValidationError as error:  # a row saved before today's rules (a name, scopes)
@@ -472,11 +506,11 @@ class AbstractAPIKey(models.Model):
                 ) from None
             # Children follow the key that replaces their parent, not the one that expires.
             keys.filter(parent=current).update(parent=new_key)
-            ends = now + grace
-            if current.expiry_date is not None and current.expiry_date <= ends:
+            grace_ends = now + grace
+            if current.expiry_date is not None and current.expiry_date <= grace_ends:
                 self.expiry_date = current.expiry_date
             else:
-                self.expiry_date = ends
+                self.expiry_date = grace_ends
             # Saved even when unchanged: this save leaves the old key's "rotated" event, naming
             # the new key (events.py), instead of an expiry change.
             self._rotated_to = new_key

@@ -33,10 +33,11 @@ from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ValidationError
 
-RATE = re.compile(r"(\d+)/(s|sec|second|m|min|minute|h|hour|d|day)")
+# At most 9 digits: a count that fits any cache's counter and the fields' 20 characters.
+RATE = re.compile(r"(\d{1,9})/(s|sec|second|m|min|minute|h|hour|d|day)")
 RATE_EXAMPLES = "'100/min', '50/s' or '10000/day' (period: s, min, hour or day)"
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-QUOTA = re.compile(r"(\d+)/(hour|day|week|month)")
+QUOTA = re.compile(r"(\d{1,9})/(hour|day|week|month)")
 QUOTA_EXAMPLES = "'10000/month', '500/day' or '50/hour' (period: hour, day, week or month)"
 
 logger = logging.getLogger("api_keys")

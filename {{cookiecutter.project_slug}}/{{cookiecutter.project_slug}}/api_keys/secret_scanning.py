@@ -331,8 +331,8 @@ class ReportView(APIView):
     def read_body(self, request: Request) -> bytes:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
+        except ValueError:  # Django would fail reading the body: say so first
+            raise ParseError("The Content-Length header is not a number.") from None
         if length > MAX_BODY_BYTES:
             raise ReportTooLarge
         try:

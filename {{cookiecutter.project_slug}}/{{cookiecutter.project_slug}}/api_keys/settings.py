@@ -45,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     # Longest grace period, in seconds, a client may give a key it rotates through the API
     # (POST /api/v1/keys/{lookup_id}/rotate/): the old key works at most this long after.
     "MAX_ROTATION_GRACE": 7 * 86400,
+    # Live children a key may have minted through the API (POST /api/v1/keys/).
+    "MAX_CHILDREN": 100,
     # Where GitHub publishes the public keys that sign its secret scanning leak reports
     # (secret_scanning.py): an https:// URL (http:// only on this machine, for tests).
     "SECRET_SCANNING_KEYS_URL": "https://api.github.com/meta/public_keys/secret_scanning",
@@ -66,6 +68,7 @@ class APIKeySettings:
     usage: bool
     usage_flush_interval: float
     max_rotation_grace: int
+    max_children: int
     secret_scanning_keys_url: str
 
 

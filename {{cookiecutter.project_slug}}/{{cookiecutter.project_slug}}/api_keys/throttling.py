@@ -45,11 +45,13 @@ class APIKeyRateThrottle(BaseThrottle):
     its `quota` (API_KEYS["QUOTA"]), and counts its usage (usage.py): all three in one call to
     the cache, one round trip on Redis.
 
-    Requests are counted per key (its model and lookup id), never per IP address: the rate in
-    fixed windows (each clock minute for "1000/min"), the quota in calendar periods in UTC, so
-    processes that share the cache (Redis) share the count. Past its rate a key gets 429
-    `throttled`, past its quota 429 `quota_exceeded`, both with Retry-After; every answer to a
-    counted request carries the RateLimit-Policy and RateLimit headers of the tighter limit.
+    Requests are counted per key (its model and `counted_as`: the lookup id of the first key of
+    its rotations, so that rotating a key does not start its counts again), never per IP
+    address: the rate in fixed windows (each clock minute for "1000/min"), the quota in calendar
+    periods in UTC, so processes that share the cache (Redis) share the count. Past its rate a
+    key gets 429 `throttled`, past its quota 429 `quota_exceeded`, both with Retry-After; every
+    answer to a counted request carries the RateLimit-Policy and RateLimit headers of the
+    tighter limit.
     A request refused by the rate does not use up the quota. A child key's requests count
     against its parent's rate and quota too, so that a key cannot widen its own limits by
     minting children.
@@ -71,11 +73,12 @@ class APIKeyRateThrottle(BaseThrottle):
         if api_key is None:
             return True
         options = api_keys_settings()
-        limits = self.limits_of(api_key._meta.label_lower, api_key.lookup_id, api_key, "")
+        limits = self.limits_of(api_key._meta.label_lower, api_key.counted_as, api_key, "")
         if api_key.parent_id is not None:
             parent = {name: api_key.parent_field(name) for name in ("throttle_rate", "quota")}
-            parent_id = api_key.parent_field("lookup_id")
-            limits += self.limits_of(api_key._meta.label_lower, parent_id, parent, "parent_")
+            # As AbstractAPIKey.counted_as: the parent's lineage, or else its lookup id.
+            lineage = api_key.parent_field("lineage") or api_key.parent_field("lookup_id")
+            limits += self.limits_of(api_key._meta.label_lower, lineage, parent, "parent_")
         accepted = tally(api_key, ACCEPTED) if options.usage else None
         if not limits and accepted is None:
             return True

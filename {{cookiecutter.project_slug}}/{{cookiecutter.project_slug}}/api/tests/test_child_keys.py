@@ -1,6 +1,7 @@
 """Clients manage their own keys through the API: mint restricted children, list, revoke and
 rotate them; and a child works only while, and as far as, its parent does."""
 
+import base64
 from datetime import timedelta
 
 import pytest
@@ -299,3 +300,75 @@ def test_changes_through_the_api_leave_events_naming_the_calling_key(parent):
     assert any(reason == "parent" for _, reason in revoked)  # its child, with it
     for event in KeyEvent.objects.all():
         assert child["key"] not in str(event.changes)
+
+
+# What a review found: limits that a rotation or an odd input could get around.
+
+
+def test_rotating_a_key_does_not_start_its_quota_again(api_client, client):
+    api_key, key = APIKey.objects.create_key(name="plan", scopes=MANAGER, quota="3/day")
+    as_old = as_key(api_client, key)
+    assert [as_old.get(WHOAMI).status_code for _ in range(2)] == [200, 200]
+    url = f"{KEYS}{api_key.lookup_id}/rotate/"
+    rotated = as_old.post(url, {"grace_seconds": 600}, format="json")
+    assert rotated.status_code == 201  # the third request of the day
+    new = {"HTTP_AUTHORIZATION": f"Api-Key {rotated.json()['key']}"}
+    assert client.get(WHOAMI, **new).status_code == 429
+    assert as_old.get(WHOAMI).status_code == 429
+    successor = APIKey.objects.get(lookup_id=rotated.json()["lookup_id"])
+    assert successor.counted_as == api_key.lookup_id == api_key.counted_as
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"throttle_rate": "1" + "0" * 400 + "/s"}, "throttle_rate"),
+        ({"throttle_rate": "1" + "0" * 5000 + "/s"}, "throttle_rate"),
+        ({"throttle_rate": "000000000000000000001/day"}, "throttle_rate"),
+        ({"quota": "9" * 5000 + "/month"}, "quota"),
+        ({"quota": "111111111111111/month"}, "quota"),
+    ],
+)
+def test_numbers_too_large_for_a_limit_get_400(parent, fields, field):
+    _, as_parent = parent
+    response = mint(as_parent, **fields)
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("body", ['{"name": ' + "[" * 5000 + "]" * 5000 + "}", "[" * 5000])
+def test_json_nested_too_deep_gets_400(parent, body):
+    _, as_parent = parent
+    response = as_parent.post(KEYS, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+
+
+def test_a_forged_cursor_past_year_9999_gets_404(parent):
+    _, as_parent = parent
+    for position in ("9999-12-31T23:59:59-23:00", "2026-01-01T00:00:00"):
+        cursor = base64.b64encode(f"p={position}".encode()).decode()
+        assert as_parent.get(KEYS, {"cursor": cursor}).status_code == 404
+
+
+def test_a_child_s_successor_does_not_outlive_its_parent(api_client):
+    ends = timezone.now() + timedelta(days=1)
+    parent, key = APIKey.objects.create_key(name="partner", scopes=MANAGER, expiry_date=ends)
+    as_parent = as_key(api_client, key)
+    child = mint(as_parent, expiry_date=(ends - timedelta(hours=12)).isoformat()).json()
+    sooner = timezone.now() + timedelta(hours=2)
+    parent.expiry_date = sooner
+    parent.save()
+    rotated = as_parent.post(f"{KEYS}{child['lookup_id']}/rotate/", format="json").json()
+    assert APIKey.objects.get(lookup_id=rotated["lookup_id"]).expiry_date == sooner
+
+
+def test_a_key_mints_no_more_children_than_the_setting_allows(parent, api_keys_options):
+    api_keys_options(MAX_CHILDREN=2)
+    _, as_parent = parent
+    first, _ = mint(as_parent).json(), mint(as_parent)
+    refused = mint(as_parent)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "too_many_children"
+    as_parent.delete(f"{KEYS}{first['lookup_id']}/")  # a revoked child leaves room
+    assert mint(as_parent).status_code == 201

@@ -32,6 +32,8 @@ def test_default_settings_pass():
         ({"MAX_ROTATION_GRACE": -1}, "api_keys.E003"),
         ({"MAX_ROTATION_GRACE": 86400.5}, "api_keys.E003"),
         ({"MAX_ROTATION_GRACE": 400 * 86400}, "api_keys.E003"),
+        ({"MAX_CHILDREN": -1}, "api_keys.E003"),
+        ({"MAX_CHILDREN": None}, "api_keys.E003"),
     ],
 )
 def test_bad_entries_are_reported(api_keys, expected):

@@ -76,11 +76,11 @@ def test_dependencies_and_models_of_the_package_become_this_apps(billing):
 
     text = (billing / "0002_revoke_bootstrap_keys.py").read_text()
     assert "rest_framework_api_key" not in text
-    assert '("api_keys", "0006_key_events"),' in text
+    assert '("api_keys", "0007_key_lineage"),' in text
     assert "apps.get_model('api_keys', 'APIKey')" in text
     assert 'apps.get_model("api_keys.APIKey")' in text
     assert '("billing", "0001_initial"),' in text  # the app's own dependency is kept
-    assert "0002_revoke_bootstrap_keys.py: depends on api_keys.0006_key_events" in output
+    assert "0002_revoke_bootstrap_keys.py: depends on api_keys.0007_key_lineage" in output
     assert "Next: python manage.py makemigrations" in output
     # Run again: nothing left to change.
     assert move() == "Nothing to change: no migration refers to the package.\n"
@@ -113,7 +113,7 @@ def test_a_foreign_key_to_the_package_model_is_refused_and_nothing_is_written(bi
 def test_applied_migrations_must_not_come_to_depend_on_unapplied_ones(billing):
     recorder = MigrationRecorder(connection)
     recorder.record_applied("billing", "0002_revoke_bootstrap_keys")
-    recorder.record_unapplied("api_keys", "0006_key_events")
+    recorder.record_unapplied("api_keys", "0007_key_lineage")
 
     with pytest.raises(CommandError, match=r"Apply this app's migrations first \(python manage"):
         move()

@@ -396,3 +396,12 @@ def test_the_system_check_refuses_a_keys_url_that_is_not_https(api_keys_options,
     api_keys_options(SECRET_SCANNING_KEYS_URL=url)
     errors = [error.msg for error in check_api_keys_settings()]
     assert (errors == []) is good, errors
+
+
+def test_a_content_length_that_is_no_number_gets_400_and_changes_nothing(api_client, github):
+    api_key, key = APIKey.objects.create_key(name="leaked")
+    response = report(api_client, github, [leak(key)], CONTENT_LENGTH="abc")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+    api_key.refresh_from_db()
+    assert not api_key.revoked
