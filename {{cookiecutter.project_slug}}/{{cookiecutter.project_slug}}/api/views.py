@@ -249,12 +249,26 @@ class APIKeyListView(ListAPIView):
     def get_queryset(self) -> QuerySet[APIKey]:
         return own_keys(caller_of(self.request))
 
-    @extend_schema(request=ChildKeySerializer, responses={201: NewKeySerializer})
+    @extend_schema(
+        request=ChildKeySerializer,
+        responses={
+            201: NewKeySerializer,
+            409: OpenApiResponse(
+                description="The calling key has been rotated: mint with the key that "
+                "replaced it."
+            ),
+        },
+    )
     def post(self, request: Request) -> Response:
         caller = caller_of(request)
         if caller.parent_id is not None:
             raise PermissionDenied(
                 "A child key cannot mint keys: keys are one level deep.", code="child_key"
+            )
+        if caller.rotated_to.filter(revoked=False).exists():
+            raise Conflict(
+                "This key has been rotated: mint children with the key that replaced it, or "
+                "they stop working when this one does."
             )
         most = api_keys_settings().max_children
         if APIKey.objects.filter(parent=caller, revoked=False).count() >= most:

@@ -363,6 +363,14 @@ def test_a_child_s_successor_does_not_outlive_its_parent(api_client):
     assert APIKey.objects.get(lookup_id=rotated["lookup_id"]).expiry_date == sooner
 
 
+def test_a_key_in_its_grace_mints_no_child_that_would_die_with_it(parent):
+    api_key, as_parent = parent
+    api_key.rotate(grace=timedelta(hours=1))
+    response = mint(as_parent)
+    assert response.status_code == 409
+    assert "mint children with the key that replaced it" in response.json()["error"]["message"]
+
+
 def test_a_key_mints_no_more_children_than_the_setting_allows(parent, api_keys_options):
     api_keys_options(MAX_CHILDREN=2)
     _, as_parent = parent
