@@ -254,8 +254,7 @@ class APIKeyListView(ListAPIView):
         responses={
             201: NewKeySerializer,
             409: OpenApiResponse(
-                description="The calling key has been rotated: mint with the key that "
-                "replaced it."
+                description="The calling key has been rotated: mint with the key that replaced it."
             ),
         },
     )
